@@ -1,0 +1,5 @@
+"""Allow `python -m webbench_lab`."""
+
+from webbench_lab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""What the control machine fetches for the hosts, which reach no package index themselves.
+
+The Python wheelhouse (pip download of apps/python-stack.lock) and the pinned Go toolchain (the
+golang.org/toolchain module, via `go mod download`) are cached under .lab/cache and shipped to the
+hosts over SSH, so the same provisioning works for the local lab and for remote machines.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from webbench_lab.commands import run
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.paths import PYTHON_LOCK, cache_dir
+
+# The hosts run Debian 12: CPython 3.11 on glibc 2.36, x86_64.
+WHEEL_PLATFORMS = (
+    "manylinux_2_36_x86_64",
+    "manylinux_2_34_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux_2_5_x86_64",
+    "manylinux1_x86_64",
+    "linux_x86_64",
+)
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    tarball: Path
+    digest: str  # sha256 of the lock file: names the wheelhouse on the hosts
+
+
+def lock_digest() -> str:
+    return hashlib.sha256(PYTHON_LOCK.read_bytes()).hexdigest()[:16]
+
+
+def wheelhouse(say) -> Wheelhouse:
+    """Every wheel of the lock for CPython 3.11 x86_64, packed into one deterministic tarball."""
+    digest = lock_digest()
+    root = cache_dir() / "wheelhouse"
+    tarball = root / f"wheelhouse-{digest}.tar"
+    if tarball.is_file():
+        return Wheelhouse(tarball, digest)
+    staging = root / f".download-{digest}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    say(f"pip download {PYTHON_LOCK.name} (CPython 3.11 wheels) into the wheelhouse cache")
+    args = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--isolated",
+        "--no-deps",
+        "--quiet",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+        "-d",
+        str(staging),
+        "-r",
+        str(PYTHON_LOCK),
+    ]
+    for platform in WHEEL_PLATFORMS:
+        args += ["--platform", platform]
+    cert = Path("/etc/ssl/certs/ca-certificates.crt")
+    if cert.is_file():
+        args += ["--cert", str(cert)]
+    run(args, timeout=1800)
+    _pack(staging, tarball)
+    shutil.rmtree(staging)
+    return Wheelhouse(tarball, digest)
+
+
+def _pack(src: Path, tarball: Path) -> None:
+    """Same wheels, same bytes: sorted names, fixed owners and times (hash-stable uploads)."""
+    tmp = tarball.with_suffix(".partial")
+    with tarfile.open(tmp, "w") as tar:
+        for path in sorted(src.iterdir()):
+            info = tarfile.TarInfo(path.name)
+            info.size = path.stat().st_size
+            info.mode = 0o644
+            info.mtime = 0
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    tmp.rename(tarball)
+
+
+@dataclass(frozen=True)
+class GoToolchain:
+    version: str
+    module_version: str
+    zip_path: Path
+
+
+def go_toolchain(version: str, module_version: str, h1: str, say) -> GoToolchain:
+    """The toolchain module zip, downloaded once with `go mod download` and checked against h1."""
+    gomod = cache_dir() / "gomod"
+    zip_path = gomod / "cache" / "download" / "golang.org" / "toolchain" / "@v" / f"{module_version}.zip"
+    if not zip_path.is_file():
+        go = shutil.which("go")
+        if not go:
+            raise UserError(
+                "the control machine has no `go` command, needed to fetch the pinned Go toolchain "
+                "module; install it (`apt-get install golang-go`; `make lab` does)"
+            )
+        say(f"go mod download golang.org/toolchain@{module_version}")
+        env = {
+            **os.environ,
+            "GOMODCACHE": str(gomod),
+            "GOFLAGS": "-modcacherw",
+            "GOTOOLCHAIN": "local",
+        }
+        try:
+            out = subprocess.run(
+                [go, "mod", "download", "-json", f"golang.org/toolchain@{module_version}"],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=cache_dir(),
+                timeout=1800,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise LabFailure("go mod download of the Go toolchain timed out") from None
+        if out.returncode != 0:
+            detail = out.stdout.strip() or out.stderr.strip()
+            with contextlib.suppress(ValueError):
+                detail = json.loads(out.stdout).get("Error", detail)
+            raise LabFailure(f"go mod download golang.org/toolchain@{module_version}: {detail}")
+    # Hashing 70 MB takes a second: do it once per download, remember the verified value.
+    verified = zip_path.with_name(zip_path.name + ".h1-verified")
+    if not verified.is_file() or verified.read_text().strip() != h1:
+        got = zip_h1(zip_path)
+        if got != h1:
+            zip_path.unlink()
+            raise LabFailure(
+                f"Go toolchain zip {zip_path.name} hashes to {got}, not the pinned {h1} "
+                "(go_toolchain_h1 in playbooks/group_vars/all.yml); the download was removed"
+            )
+        verified.write_text(h1 + "\n")
+    return GoToolchain(version, module_version, zip_path)
+
+
+def zip_h1(path: Path) -> str:
+    """Go's dirhash Hash1 of a module zip: the value go.sum records for it."""
+    summary = io.StringIO()
+    with zipfile.ZipFile(path) as zf:
+        for name in sorted(zf.namelist()):
+            digest = hashlib.sha256(zf.read(name)).hexdigest()
+            summary.write(f"{digest}  {name}\n")
+    return "h1:" + base64.b64encode(hashlib.sha256(summary.getvalue().encode()).digest()).decode()

@@ -1,0 +1,121 @@
+"""The `webbench-lab` command: one entry point, bad input as one line and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.paths import LOCAL_INVENTORY
+from webbench_lab.ui import console
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        console.print(f"webbench-lab: {message} (see `webbench-lab --help`)", markup=False)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="webbench-lab",
+        description="Rebuild, provision and benchmark the two-host Go-vs-Python web-server lab.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    lab = sub.add_parser("lab", help="the local two-host lab on this machine (as root)")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, parser_class=_Parser)
+    up = lab_sub.add_parser("up", help="start two fresh Debian 12 hosts and write inventory/local.yml")
+    up.add_argument("--mgmt-net", default="198.18.0.0/24", help="management network (SSH)")
+    up.add_argument("--bench-net", default="198.19.0.0/30", help="benchmark link network")
+    lab_sub.add_parser("down", help="stop the local lab and remove everything but the caches")
+    lab_sub.add_parser("status", help="which local hosts are up and reachable over SSH")
+
+    prov = sub.add_parser("provision", help="provision the generator and server hosts")
+    prov.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
+    prov.add_argument("--engine", default="pyinfra", help="provisioning engine: pyinfra")
+    prov.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "provision":
+        # pyinfra runs on gevent, as its own CLI does: patch before paramiko or ssl are imported.
+        # The lab addresses are IPs: gevent's blocking resolver avoids its thread pool, which
+        # prints tracebacks for lookups that paramiko expects to fail and handles.
+        os.environ.setdefault("GEVENT_RESOLVER", "block")
+        from gevent import monkey
+
+        monkey.patch_all()
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        console.print(f"webbench-lab: {exc}", markup=False)
+        return exc.exit_code
+    except LabFailure as exc:
+        console.print(f"webbench-lab: failed: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("webbench-lab: interrupted", markup=False)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "lab":
+        return _lab(args)
+    if args.command == "provision":
+        return _provision(args)
+    raise AssertionError(args.command)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from webbench_lab.locallab import lab
+
+    if args.lab_command == "up":
+        lab.up(args.mgmt_net, args.bench_net)
+        return 0
+    if args.lab_command == "down":
+        lab.down()
+        return 0
+    rows = lab.status()
+    if not rows:
+        console.print("local lab: down (run `sudo webbench-lab lab up`)")
+        return 1
+    for row in rows:
+        state = "up" if row.reachable else ("running, unreachable" if row.running else "down")
+        console.print(f"{row.name:10} {state:22} {row.detail}", markup=False)
+    return 0 if all(r.reachable for r in rows) else 1
+
+
+def resolve_inventory(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    if LOCAL_INVENTORY.is_file():
+        return LOCAL_INVENTORY
+    raise UserError(
+        f"no inventory given and no local lab ({LOCAL_INVENTORY} is missing); run "
+        "`sudo webbench-lab lab up` first, or pass -i with your inventory"
+    )
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from webbench_lab.inventory import load_inventory
+    from webbench_lab.provision import ENGINES
+
+    if args.engine not in ENGINES:
+        raise UserError(f"--engine {args.engine}: unknown engine; choose one of {', '.join(ENGINES)}")
+    inventory = load_inventory(resolve_inventory(args.inventory))
+    result = ENGINES[args.engine](inventory)
+    if args.json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

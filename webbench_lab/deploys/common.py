@@ -1,0 +1,29 @@
+"""Every lab host: package access, no service auto-start, base packages."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from webbench_lab.deploys._ops import install_packages, put_template
+
+
+@deploy("Common base")
+def common_base() -> None:
+    proxy = host.data.get("common_apt_proxy")
+    if proxy:
+        put_template(
+            "host/apt-proxy.conf.j2",
+            "/etc/apt/apt.conf.d/01webbench-lab-proxy",
+            common_apt_proxy=proxy,
+        )
+    else:
+        files.file(
+            name="No lab apt proxy",
+            path="/etc/apt/apt.conf.d/01webbench-lab-proxy",
+            present=False,
+        )
+    if host.data.get("common_block_service_autostart"):
+        put_template("host/policy-rc.d.j2", "/usr/sbin/policy-rc.d", mode="755")
+    install_packages("Base packages", host.data.get("common_packages"))

@@ -1,0 +1,201 @@
+"""Load the lab's one inventory format (Ansible YAML) through Ansible's own parser, and check it.
+
+Both engines and every command read hosts through here, so a bad inventory is refused once, with
+one line that names the file, the host or field, and the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from webbench_lab.errors import UserError
+
+# Ansible reads its configuration when first imported: only the YAML inventory plugin, and an
+# unparsable source is an error instead of a warning and an empty inventory.
+os.environ.setdefault("ANSIBLE_INVENTORY_ENABLED", "yaml")
+os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
+
+KNOWN_GROUPS = ("generator", "server", "backend")
+REQUIRED_GROUPS = ("generator", "server")
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One machine of the lab as every client needs it: where to SSH and where benchmarks go."""
+
+    name: str
+    groups: tuple[str, ...]
+    address: str
+    port: int
+    user: str
+    key_file: Path | None
+    known_hosts: Path
+    bench_address: str
+    cpus: str | None
+    become: bool
+    vars: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class LabInventory:
+    path: Path
+    hosts: dict[str, LabHost]
+
+    def group(self, name: str) -> list[LabHost]:
+        return [h for h in self.hosts.values() if name in h.groups]
+
+
+def load_inventory(path: Path) -> LabInventory:
+    """Parse `path` with Ansible's InventoryManager and VariableManager, then validate it."""
+    path = Path(path)
+    where = _display(path)
+    if not path.is_file():
+        raise UserError(
+            f"{where}: no such inventory file; pass -i with the path of an Ansible YAML inventory "
+            "(see inventory/example-two-pc.yml), or run `sudo webbench-lab lab up` for the local lab"
+        )
+    _check_yaml(path, where)
+
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(path)])
+    except AnsibleError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{where}: not a valid Ansible YAML inventory: {first}") from None
+    variables = VariableManager(loader=loader, inventory=manager)
+
+    unknown = sorted(g for g in manager.groups if g not in (*KNOWN_GROUPS, "all", "ungrouped"))
+    if unknown:
+        raise UserError(
+            f"{where}: unknown group '{unknown[0]}'; the lab knows the groups "
+            f"{', '.join(KNOWN_GROUPS)}: rename or remove it"
+        )
+    for group in REQUIRED_GROUPS:
+        if group not in manager.groups or not manager.groups[group].get_hosts():
+            raise UserError(
+                f"{where}: group '{group}' has no host; add a host under all.children.{group}.hosts"
+            )
+
+    hosts: dict[str, LabHost] = {}
+    for ahost in manager.get_hosts():
+        hvars = variables.get_vars(host=ahost, include_hostvars=False)
+        groups = tuple(sorted(g.name for g in ahost.get_groups() if g.name in KNOWN_GROUPS))
+        hosts[ahost.name] = _lab_host(ahost.name, groups, hvars, where, path.parent)
+    return LabInventory(path=path, hosts=hosts)
+
+
+def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: str, base: Path) -> LabHost:
+    def fail(msg: str) -> UserError:
+        return UserError(f"{where}: host '{name}': {msg}")
+
+    address = hvars.get("ansible_host")
+    if not address:
+        raise fail("no address; add `ansible_host: <IP or DNS name>` under the host")
+    address = str(address)
+    port_raw = hvars.get("ansible_port", 22)
+    try:
+        port = int(port_raw)
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        raise fail(f"ansible_port '{port_raw}' is not a TCP port; give a number from 1 to 65535")
+    user = str(hvars.get("ansible_user") or "root")
+
+    key_file = None
+    if hvars.get("ansible_ssh_private_key_file"):
+        key_file = _resolve(hvars["ansible_ssh_private_key_file"], base)
+        if not key_file.is_file():
+            raise fail(
+                f"ansible_ssh_private_key_file {key_file} does not exist; "
+                "point it at the private key that logs in to this host"
+            )
+    known_hosts = _resolve(hvars.get("lab_known_hosts_file") or "~/.ssh/known_hosts", base)
+    if not known_hosts.is_file():
+        raise fail(
+            f"known_hosts file {known_hosts} does not exist; set lab_known_hosts_file to a file "
+            "that holds this host's key (strict host-key checking is always on)"
+        )
+
+    bench = str(hvars.get("lab_bench_address") or "")
+    if not bench:
+        raise fail(
+            "no benchmark address; add `lab_bench_address: <IP on the benchmark link>` "
+            "(it may equal ansible_host when there is no separate link)"
+        )
+    try:
+        ipaddress.ip_address(bench)
+    except ValueError:
+        raise fail(f"lab_bench_address '{bench}' is not an IP address") from None
+
+    cpus = hvars.get("lab_cpus")
+    become = bool(hvars.get("ansible_become", user != "root"))
+    keep = {k: v for k, v in hvars.items() if not _is_magic(k)}
+    return LabHost(
+        name=name,
+        groups=groups,
+        address=address,
+        port=port,
+        user=user,
+        key_file=key_file,
+        known_hosts=known_hosts,
+        bench_address=bench,
+        cpus=None if cpus is None else str(cpus),
+        become=become,
+        vars=keep,
+    )
+
+
+def _check_yaml(path: Path, where: str) -> None:
+    """Ansible's own error for broken YAML is long; say where it breaks in one line."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"{where}: invalid YAML{line}: {exc.problem}; fix the syntax") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{where}: invalid YAML: {exc}; fix the syntax") from None
+    except OSError as exc:
+        raise UserError(f"{where}: cannot read: {exc.strerror}") from None
+    if not isinstance(data, dict) or "all" not in data:
+        raise UserError(
+            f"{where}: not an Ansible YAML inventory (no top-level 'all:'); see inventory/example-two-pc.yml"
+        )
+
+
+_MAGIC_PREFIXES = ("ansible_", "group_names", "groups", "inventory_", "omit", "playbook_dir")
+
+
+def _is_magic(key: str) -> bool:
+    return key.startswith(_MAGIC_PREFIXES) and not key.startswith(
+        ("ansible_host", "ansible_port", "ansible_user", "ansible_become")
+    )
+
+
+def _resolve(value: Any, base: Path) -> Path:
+    p = Path(os.path.expanduser(str(value)))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,102 @@
+"""PID 1 of a local lab host: set up its root tree, run its sshd, reap orphans.
+
+Started by the lab inside the host's network namespace as
+`unshare --mount --uts --pid --fork -- python3 hostinit.py ROOT HOSTNAME`, so it is PID 1 of a new
+PID namespace with its own mount and UTS namespaces. When it dies the kernel kills every process
+of the host, which is how `lab down` stops a host for sure. Standard library only: it runs with
+the control machine's Python, before anything is installed in the host.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+DEVICES = {  # name: (major, minor), the character devices a minimal Linux host needs
+    "null": (1, 3),
+    "zero": (1, 5),
+    "full": (1, 7),
+    "random": (1, 8),
+    "urandom": (1, 9),
+    "tty": (5, 0),
+}
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def prepare_root(root: str, hostname: str) -> None:
+    socket.sethostname(hostname)
+    _mount("-t", "proc", "proc", f"{root}/proc")
+    _mount("-t", "sysfs", "sysfs", f"{root}/sys")
+    # A private /dev with only the usual devices: the host cannot see the control machine's disks.
+    _mount("-t", "tmpfs", "-o", "mode=0755,nosuid", "dev", f"{root}/dev")
+    for name, (major, minor) in DEVICES.items():
+        path = f"{root}/dev/{name}"
+        os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))
+        os.chmod(path, 0o666)
+    for sub in ("pts", "shm"):
+        os.makedirs(f"{root}/dev/{sub}", exist_ok=True)
+    _mount(
+        "-t",
+        "devpts",
+        "-o",
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        "devpts",
+        f"{root}/dev/pts",
+    )
+    os.symlink("pts/ptmx", f"{root}/dev/ptmx")
+    _mount("-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "shm", f"{root}/dev/shm")
+    for link, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{root}/dev/{link}")
+    _mount("-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "run", f"{root}/run")
+    os.makedirs(f"{root}/run/sshd", mode=0o755, exist_ok=True)
+    os.makedirs(f"{root}/run/lock", mode=0o1777, exist_ok=True)
+
+
+def start_sshd(root: str) -> int:
+    pid = os.fork()
+    if pid == 0:
+        os.chroot(root)
+        os.chdir("/")
+        os.setsid()
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+        }
+        os.execve("/usr/sbin/sshd", ["/usr/sbin/sshd", "-D", "-e"], env)
+    return pid
+
+
+def main() -> int:
+    root, hostname = sys.argv[1], sys.argv[2]
+    prepare_root(root, hostname)
+    sshd = start_sshd(root)
+    print(f"hostinit: {hostname} up, sshd pid {sshd}", flush=True)
+
+    def stop(signum, _frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 1
+        if pid == sshd:
+            print(f"hostinit: sshd exited ({status}); the host is down", flush=True)
+            return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

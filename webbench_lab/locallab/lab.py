@@ -1,0 +1,172 @@
+"""`lab up | down | status`: build, tear down and report the local two-host lab."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from webbench_lab.commands import run
+from webbench_lab.errors import UserError
+from webbench_lab.fsutil import write_atomic
+from webbench_lab.inventory import load_inventory
+from webbench_lab.locallab import aptproxy, cpusets, hosts, network, rootfs, topology
+from webbench_lab.locallab.topology import Topology
+from webbench_lab.paths import LOCAL_INVENTORY, run_dir
+from webbench_lab.remote import check
+from webbench_lab.sshkeys import known_hosts_line, lab_key
+from webbench_lab.templating import render
+from webbench_lab.ui import step
+
+REQUIRED_TOOLS = ("debootstrap", "ip", "tc", "unshare", "mount", "ssh-keygen", "apt-cacher-ng")
+
+
+def require_root(action: str) -> None:
+    if os.geteuid() != 0:
+        raise UserError(
+            f"webbench-lab lab {action}: must run as root (the local lab creates network "
+            f"namespaces and mounts); run `sudo webbench-lab lab {action}` or `sudo make lab`"
+        )
+
+
+def _require_tools() -> None:
+    missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
+    if missing:
+        raise UserError(
+            f"missing on the control machine: {', '.join(missing)}; `sudo make lab` installs "
+            "them (apt-get install debootstrap iproute2 util-linux openssh-client apt-cacher-ng)"
+        )
+
+
+def up(mgmt_net: str, bench_net: str) -> Topology:
+    require_root("up")
+    _require_tools()
+    planned = topology.plan(mgmt_net, bench_net)
+    remembered = topology.load()
+    if remembered:
+        topo, status = remembered
+        if status == "up" and _healthy(topo):
+            if (topo.mgmt_net, topo.bench_net) != (planned.mgmt_net, planned.bench_net):
+                raise UserError(
+                    f"the local lab is already up on {topo.mgmt_net} / {topo.bench_net}; "
+                    "run `webbench-lab lab down` before changing its networks"
+                )
+            step("lab is already up; nothing to do")
+            _write_inventory(topo)
+            return topo
+        step("found a lab that is not fully up: cleaning it before a fresh start")
+        down()
+    topo = planned
+    topology.save(topo, "starting")
+
+    mirror = rootfs.control_mirror()
+    base = rootfs.ensure_rootfs(mirror, step)
+    step(f"rootfs cache ready: {base}")
+    network.create(topo)
+    step(
+        f"networks: management {topo.mgmt_net} on bridge {topology.BRIDGE}, benchmark link "
+        f"{topo.bench_net} shaped to {topo.link_rate} (tbf)"
+    )
+    aptproxy.start(topo, mirror)
+    step(f"apt proxy (apt-cacher-ng) on {topo.apt_proxy} -> {mirror}")
+
+    key = lab_key()
+    public_client_key = key.with_name(key.name + ".pub").read_text()
+    known = ""
+    for host in topo.hosts:
+        hosts.mount_overlay(host, base)
+        host_key = hosts.write_host_files(host, topo, public_client_key)
+        known += known_hosts_line(host.mgmt_ip, 22, host_key)
+        hosts.start(host)
+    write_atomic(_known_hosts_path(), known, mode=0o600)
+    for host in topo.hosts:
+        hosts.wait_for_sshd(host)
+        step(f"host {host.name}: up, sshd on {host.mgmt_ip}:22, bench {host.bench_ip}, cpus {host.cpus}")
+    _write_inventory(topo)
+    inventory = load_inventory(LOCAL_INVENTORY)
+    for lab_host in inventory.hosts.values():
+        name = check(lab_host)
+        step(f"ssh {lab_host.endpoint}: ok (strict host key), hostname {name}")
+    topology.save(topo, "up")
+    step(f"inventory written: {LOCAL_INVENTORY}")
+    return topo
+
+
+def _known_hosts_path():
+    return run_dir() / "known_hosts"
+
+
+def _write_inventory(topo: Topology) -> None:
+    text = render(
+        "locallab/inventory.yml.j2",
+        topo=topo,
+        key_file=lab_key(),
+        known_hosts=_known_hosts_path(),
+    )
+    if not LOCAL_INVENTORY.is_file() or LOCAL_INVENTORY.read_text() != text:
+        write_atomic(LOCAL_INVENTORY, text)
+
+
+def _healthy(topo: Topology) -> bool:
+    return all(hosts.is_running(h) for h in topo.hosts) and aptproxy.running_pid() is not None
+
+
+def down() -> None:
+    """Stop every lab process, unmount, remove namespaces, links, bridge and cpusets."""
+    require_root("down")
+    remembered = topology.load()
+    topo = remembered[0] if remembered else None
+    names = {h.name: h.netns for h in topo.hosts} if topo else {}
+    for ns in network.lab_namespaces():
+        names.setdefault(ns.removeprefix(topology.NETNS_PREFIX), ns)
+    hosts_root = run_dir() / "hosts"
+    if hosts_root.is_dir():
+        for d in hosts_root.iterdir():
+            names.setdefault(d.name, topology.NETNS_PREFIX + d.name)
+    for name, ns in sorted(names.items()):
+        hosts.stop(name, ns)
+        step(f"host {name}: stopped and unmounted")
+    aptproxy.stop()
+    network.destroy(topo)
+    cpusets.remove_all()
+    for leftover in _lab_mounts():
+        run(["umount", "--lazy", leftover], check=False)
+    LOCAL_INVENTORY.unlink(missing_ok=True)
+    _known_hosts_path().unlink(missing_ok=True)
+    shutil.rmtree(run_dir(), ignore_errors=True)
+    step("lab down: no namespace, mount, link or process of the lab remains")
+
+
+def _lab_mounts() -> list[str]:
+    prefix = str(run_dir())
+    with open("/proc/mounts") as fh:
+        points = [line.split()[1] for line in fh]
+    return sorted((p for p in points if p.startswith(prefix)), reverse=True)
+
+
+@dataclass
+class HostStatus:
+    name: str
+    running: bool
+    reachable: bool
+    detail: str
+
+
+def status() -> list[HostStatus]:
+    remembered = topology.load()
+    if not remembered:
+        return []
+    topo, _ = remembered
+    inventory = load_inventory(LOCAL_INVENTORY) if LOCAL_INVENTORY.is_file() else None
+    out = []
+    for spec in topo.hosts:
+        running = hosts.is_running(spec)
+        if not running or inventory is None or spec.name not in inventory.hosts:
+            out.append(HostStatus(spec.name, running, False, "not running"))
+            continue
+        try:
+            name = check(inventory.hosts[spec.name], timeout=5)
+            out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}"))
+        except UserError as exc:
+            out.append(HostStatus(spec.name, True, False, str(exc)))
+    return out

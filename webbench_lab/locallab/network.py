@@ -1,0 +1,138 @@
+"""The lab's two networks: a management bridge to both hosts, and a direct shaped benchmark link.
+
+No route out of the hosts is ever added, and IP forwarding or NAT is never touched.
+"""
+
+from __future__ import annotations
+
+from webbench_lab.commands import ok, run
+from webbench_lab.locallab.topology import BRIDGE, NETNS_PREFIX, Topology
+
+BENCH_IF = "bench0"
+MGMT_IF = "mgmt0"
+
+
+def create(topo: Topology) -> None:
+    if not ok(["ip", "link", "show", BRIDGE]):
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+        run(["ip", "addr", "add", f"{topo.bridge_ip}/{topo.mgmt_prefix}", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+    for host in topo.hosts:
+        ns = host.netns
+        if not ok(["ip", "netns", "pids", ns]):
+            run(["ip", "netns", "add", ns])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        if not ok(["ip", "link", "show", host.veth]):
+            run(
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    host.veth,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    MGMT_IF,
+                    "netns",
+                    ns,
+                ]
+            )
+        run(["ip", "link", "set", host.veth, "master", BRIDGE, "up"])
+        run(
+            [
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "replace",
+                f"{host.mgmt_ip}/{topo.mgmt_prefix}",
+                "dev",
+                MGMT_IF,
+            ]
+        )
+        run(["ip", "-n", ns, "link", "set", MGMT_IF, "up"])
+    gen, srv = topo.host("generator"), topo.host("server")
+    if not ok(["ip", "-n", gen.netns, "link", "show", BENCH_IF]):
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                BENCH_IF,
+                "netns",
+                gen.netns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                BENCH_IF,
+                "netns",
+                srv.netns,
+            ]
+        )
+    for host in (gen, srv):
+        ns = host.netns
+        run(
+            [
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "replace",
+                f"{host.bench_ip}/{topo.bench_prefix}",
+                "dev",
+                BENCH_IF,
+            ]
+        )
+        run(["ip", "-n", ns, "link", "set", BENCH_IF, "up"])
+        # A direct Gigabit link, as in Lab A: shape each direction with a token bucket.
+        run(
+            [
+                "tc",
+                "-n",
+                ns,
+                "qdisc",
+                "replace",
+                "dev",
+                BENCH_IF,
+                "root",
+                "tbf",
+                "rate",
+                topo.link_rate,
+                "burst",
+                "256k",
+                "latency",
+                "1ms",
+            ]
+        )
+
+
+def lab_namespaces() -> list[str]:
+    out = run(["ip", "netns", "list"], check=False).stdout
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    return [n for n in names if n.startswith(NETNS_PREFIX)]
+
+
+def netns_pids(ns: str) -> list[int]:
+    out = run(["ip", "netns", "pids", ns], check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def destroy(topo: Topology | None) -> None:
+    """Remove every lab namespace, veth and the bridge (namespaces' processes must be gone first)."""
+    names = set(lab_namespaces())
+    if topo:
+        names |= {h.netns for h in topo.hosts if ok(["ip", "netns", "pids", h.netns])}
+        for host in topo.hosts:
+            if ok(["ip", "link", "show", host.veth]):
+                run(["ip", "link", "del", host.veth])
+    for ns in sorted(names):
+        run(["ip", "netns", "del", ns])
+    out = run(["ip", "-o", "link", "show"], check=False).stdout
+    for line in out.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith(NETNS_PREFIX) and name != BRIDGE:
+            run(["ip", "link", "del", name], check=False)
+    if ok(["ip", "link", "show", BRIDGE]):
+        run(["ip", "link", "del", BRIDGE])

@@ -1,0 +1,28 @@
+"""Where the project, its data and the lab's state live, so no module guesses a path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = REPO / "templates"
+INVENTORY_DIR = REPO / "inventory"
+LOCAL_INVENTORY = INVENTORY_DIR / "local.yml"
+SHARED_DEFAULTS = REPO / "playbooks" / "group_vars" / "all.yml"
+PYTHON_LOCK = REPO / "apps" / "python-stack.lock"
+
+
+def state_dir() -> Path:
+    """The lab's working state (.lab/ by default; WEBBENCH_LAB_STATE moves it)."""
+    return Path(os.environ.get("WEBBENCH_LAB_STATE", REPO / ".lab")).resolve()
+
+
+def cache_dir() -> Path:
+    """Downloads that survive `lab down`: rootfs, apt cache, wheelhouse, Go toolchain."""
+    return state_dir() / "cache"
+
+
+def run_dir() -> Path:
+    """Everything that belongs to the running lab and goes away with `lab down`."""
+    return state_dir() / "run"

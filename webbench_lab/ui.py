@@ -1,0 +1,17 @@
+"""One rich console for progress lines, so --json output on stdout stays clean."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def step(message: str) -> None:
+    """One line of progress, with the wall-clock time since the command started."""
+    console.print(f"[dim]{time.monotonic() - _START:6.1f}s[/dim] {message}")
+
+
+_START = time.monotonic()
