@@ -10,7 +10,7 @@ from pathlib import Path
 
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.paths import LOCAL_INVENTORY
-from webbench_lab.ui import console
+from webbench_lab.ui import console, out
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,11 +85,11 @@ def _lab(args: argparse.Namespace) -> int:
         return 0
     rows = lab.status()
     if not rows:
-        console.print("local lab: down (run `sudo webbench-lab lab up`)")
+        out.print("local lab: down (run `sudo webbench-lab lab up`)")
         return 1
     for row in rows:
         state = "up" if row.reachable else ("running, unreachable" if row.running else "down")
-        console.print(f"{row.name:10} {state:22} {row.detail}", markup=False)
+        out.print(f"{row.name:10} {state:22} {row.detail}", markup=False)
     return 0 if all(r.reachable for r in rows) else 1
 
 

@@ -93,22 +93,24 @@ def load_inventory(path: Path) -> LabInventory:
                 f"{where}: group '{group}' has no host; add a host under all.children.{group}.hosts"
             )
 
+    # Every host's fields first, then the files they name: a missing address is the first thing
+    # to hear about, whichever host comes first.
+    found = [(ahost, variables.get_vars(host=ahost, include_hostvars=False)) for ahost in manager.get_hosts()]
+    for ahost, hvars in found:
+        _check_fields(ahost.name, hvars, where)
     hosts: dict[str, LabHost] = {}
-    for ahost in manager.get_hosts():
-        hvars = variables.get_vars(host=ahost, include_hostvars=False)
+    for ahost, hvars in found:
         groups = tuple(sorted(g.name for g in ahost.get_groups() if g.name in KNOWN_GROUPS))
         hosts[ahost.name] = _lab_host(ahost.name, groups, hvars, where, path.parent)
     return LabInventory(path=path, hosts=hosts)
 
 
-def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: str, base: Path) -> LabHost:
+def _check_fields(name: str, hvars: dict[str, Any], where: str) -> None:
     def fail(msg: str) -> UserError:
         return UserError(f"{where}: host '{name}': {msg}")
 
-    address = hvars.get("ansible_host")
-    if not address:
+    if not hvars.get("ansible_host"):
         raise fail("no address; add `ansible_host: <IP or DNS name>` under the host")
-    address = str(address)
     port_raw = hvars.get("ansible_port", 22)
     try:
         port = int(port_raw)
@@ -116,7 +118,21 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
         port = 0
     if not 0 < port < 65536:
         raise fail(f"ansible_port '{port_raw}' is not a TCP port; give a number from 1 to 65535")
-    user = str(hvars.get("ansible_user") or "root")
+    bench = str(hvars.get("lab_bench_address") or "")
+    if not bench:
+        raise fail(
+            "no benchmark address; add `lab_bench_address: <IP on the benchmark link>` "
+            "(it may equal ansible_host when there is no separate link)"
+        )
+    try:
+        ipaddress.ip_address(bench)
+    except ValueError:
+        raise fail(f"lab_bench_address '{bench}' is not an IP address") from None
+
+
+def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: str, base: Path) -> LabHost:
+    def fail(msg: str) -> UserError:
+        return UserError(f"{where}: host '{name}': {msg}")
 
     key_file = None
     if hvars.get("ansible_ssh_private_key_file"):
@@ -133,29 +149,19 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
             "that holds this host's key (strict host-key checking is always on)"
         )
 
-    bench = str(hvars.get("lab_bench_address") or "")
-    if not bench:
-        raise fail(
-            "no benchmark address; add `lab_bench_address: <IP on the benchmark link>` "
-            "(it may equal ansible_host when there is no separate link)"
-        )
-    try:
-        ipaddress.ip_address(bench)
-    except ValueError:
-        raise fail(f"lab_bench_address '{bench}' is not an IP address") from None
-
+    user = str(hvars.get("ansible_user") or "root")
     cpus = hvars.get("lab_cpus")
     become = bool(hvars.get("ansible_become", user != "root"))
     keep = {k: v for k, v in hvars.items() if not _is_magic(k)}
     return LabHost(
         name=name,
         groups=groups,
-        address=address,
-        port=port,
+        address=str(hvars["ansible_host"]),
+        port=int(hvars.get("ansible_port", 22)),
         user=user,
         key_file=key_file,
         known_hosts=known_hosts,
-        bench_address=bench,
+        bench_address=str(hvars["lab_bench_address"]),
         cpus=None if cpus is None else str(cpus),
         become=become,
         vars=keep,

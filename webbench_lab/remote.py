@@ -6,8 +6,6 @@ here loads the inventory's known_hosts and sets RejectPolicy before the first co
 
 from __future__ import annotations
 
-import socket
-
 import paramiko
 from fabric import Connection
 
@@ -63,7 +61,7 @@ def ssh_error(host: LabHost, exc: BaseException) -> UserError:
             f"{where}: key authentication failed for user {host.user} with "
             f"{host.key_file or 'no key'}; install the public key in the user's authorized_keys"
         )
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):
         return UserError(
             f"{where}: unreachable (no answer within {CONNECT_TIMEOUT} s); check the address, "
             "the port and that sshd runs"

@@ -7,6 +7,8 @@ import time
 from rich.console import Console
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Results a command exists to print (status tables) go to stdout.
+out = Console(highlight=False, soft_wrap=True)
 
 
 def step(message: str) -> None:

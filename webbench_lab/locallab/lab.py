@@ -161,11 +161,12 @@ def status() -> list[HostStatus]:
     out = []
     for spec in topo.hosts:
         running = hosts.is_running(spec)
-        if not running or inventory is None or spec.name not in inventory.hosts:
-            out.append(HostStatus(spec.name, running, False, "not running"))
+        if not running or inventory is None or spec.inventory_name not in inventory.hosts:
+            detail = "not running" if not running else f"not in {LOCAL_INVENTORY}"
+            out.append(HostStatus(spec.name, running, False, detail))
             continue
         try:
-            name = check(inventory.hosts[spec.name], timeout=5)
+            name = check(inventory.hosts[spec.inventory_name], timeout=5)
             out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}"))
         except UserError as exc:
             out.append(HostStatus(spec.name, True, False, str(exc)))

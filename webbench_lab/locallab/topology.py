@@ -21,7 +21,8 @@ NETNS_PREFIX = "wbl-"
 BRIDGE = "wbl-mgmt"
 DEFAULT_MGMT_NET = "198.18.0.0/24"
 DEFAULT_BENCH_NET = "198.19.0.0/30"
-APT_PROXY_PORT = 3142
+# Not 3142: where Debian enables apt-cacher-ng as a service, that port is taken on every address.
+APT_PROXY_PORT = 3149
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class HostSpec:
     @property
     def netns(self) -> str:
         return f"{NETNS_PREFIX}{self.name}"
+
+    @property
+    def inventory_name(self) -> str:
+        """Its name in inventory/local.yml (Ansible warns when a host and a group share a name)."""
+        return f"lab-{self.name}"
 
     @property
     def veth(self) -> str:

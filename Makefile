@@ -1,0 +1,75 @@
+# webbench-lab: `sudo make lab bench` builds and provisions the lab; `make test` checks it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WBL := $(BIN)/webbench-lab
+INVENTORY ?=
+ENGINE ?= pyinfra
+PYTEST_ARGS ?=
+
+# Control-machine packages: always, and for the local lab only.
+APT_DEPS := python3-venv openssh-client iproute2 git
+APT_DEPS_LOCAL := debootstrap apt-cacher-ng util-linux
+
+.PHONY: help deps deps-local venv lab down status provision test test-unit lint lock clean-cache
+
+help:
+	@echo "sudo make lab [INVENTORY=path] [ENGINE=pyinfra]  build the local lab (or use INVENTORY) and provision it"
+	@echo "sudo make down | make status                     stop the local lab | show its hosts"
+	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff | re-pin apps/python-stack.lock"
+
+# Install what the control machine lacks (as root, from Debian's packages). The Go command is only
+# needed to fetch the pinned toolchain module: Debian's golang-go is enough when none is installed.
+deps:
+	@need=""; for p in $(APT_DEPS) $(if $(INVENTORY),,$(APT_DEPS_LOCAL)); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || need="$$need $$p"; \
+	done; \
+	command -v go >/dev/null || need="$$need golang-go"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: missing packages:$$need; run as root (sudo make ...)" >&2; exit 2; fi; \
+	  echo "installing:$$need"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$need; \
+	fi
+
+venv: $(WBL)
+
+$(WBL): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(WBL)
+
+lab: deps venv
+ifeq ($(INVENTORY),)
+	$(WBL) lab up
+	$(WBL) provision --engine $(ENGINE)
+else
+	$(WBL) provision -i $(INVENTORY) --engine $(ENGINE)
+endif
+
+provision: venv
+	$(WBL) provision $(if $(INVENTORY),-i $(INVENTORY)) --engine $(ENGINE)
+
+down: venv
+	$(WBL) lab down
+
+status: venv
+	$(WBL) lab status
+
+test: deps venv
+	$(BIN)/pytest -ra $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/pytest -ra -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check webbench_lab tests
+	$(BIN)/ruff format --check webbench_lab tests
+
+lock: venv
+	$(BIN)/python -m webbench_lab.lockfile
+
+clean-cache:
+	rm -rf .lab/cache

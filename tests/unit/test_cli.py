@@ -1,0 +1,86 @@
+"""Bad input on the command line: one line naming the problem and the fix, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from webbench_lab import cli
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webbench_lab", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert fragment in lines[0]
+    assert proc.stdout == ""
+
+
+def test_missing_inventory(tmp_path):
+    proc = run_cli("provision", "-i", str(tmp_path / "mylab.yml"))
+    assert_one_line_exit_2(proc, "mylab.yml: no such inventory file")
+
+
+def test_invalid_yaml(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("all: {children: [\n")
+    assert_one_line_exit_2(run_cli("provision", "-i", str(bad)), "bad.yml: invalid YAML at line")
+
+
+def test_unknown_engine(write_inventory):
+    proc = run_cli("provision", "-i", str(write_inventory()), "--engine", "chef")
+    assert_one_line_exit_2(proc, "--engine chef: unknown engine")
+
+
+def test_unknown_subcommand():
+    assert_one_line_exit_2(run_cli("lab", "frob"), "invalid choice: 'frob'")
+
+
+def test_host_without_address(write_inventory, ssh_files):
+    from tests.conftest import valid_inventory
+
+    data = valid_inventory(*ssh_files)
+    del data["all"]["children"]["generator"]["hosts"]["gen1"]["ansible_host"]
+    path = write_inventory(data)
+    assert_one_line_exit_2(run_cli("provision", "-i", str(path)), "host 'gen1': no address")
+
+
+def test_unreachable_host_is_one_line_within_the_timeout(write_inventory, ssh_files, tmp_path):
+    """A closed port on loopback: refused at once, reported with host, endpoint and the fix."""
+    from tests.conftest import valid_inventory
+
+    data = valid_inventory(*ssh_files)
+    for group in ("generator", "server"):
+        for host in data["all"]["children"][group]["hosts"].values():
+            host.update(ansible_host="127.0.0.1", ansible_port=1)
+    path = tmp_path / "closed.yml"
+    path.write_text(yaml.safe_dump(data))
+    proc = run_cli("provision", "-i", str(path))
+    assert_one_line_exit_2(proc, "unreachable")
+    assert "127.0.0.1:1" in proc.stderr
+
+
+@pytest.mark.parametrize("action", [["lab", "up"], ["lab", "down"]])
+def test_lab_needs_root(monkeypatch, capsys, action):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert cli.main(action) == 2
+    err = capsys.readouterr().err
+    assert "must run as root" in err and "sudo" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_provision_without_inventory_and_without_local_lab(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "LOCAL_INVENTORY", tmp_path / "local.yml")
+    with pytest.raises(Exception) as err:
+        cli.resolve_inventory(None)
+    assert "run `sudo webbench-lab lab up` first, or pass -i" in str(err.value)
