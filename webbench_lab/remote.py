@@ -77,6 +77,6 @@ def check(host: LabHost, timeout: float = CONNECT_TIMEOUT) -> str:
     """Log in and return the remote hostname; raises UserError when the host is not usable."""
     conn = connect(host, timeout)
     try:
-        return conn.run("hostname", hide=True, warn=False, timeout=timeout).stdout.strip()
+        return conn.run("hostname", hide=True, in_stream=False, timeout=timeout).stdout.strip()
     finally:
         conn.close()

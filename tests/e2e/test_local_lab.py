@@ -1,0 +1,263 @@
+"""End to end on the real local lab: namespaces, overlayfs, real sshd, real apt, real pyinfra.
+
+The tests run in file order and share one lab: up, check the hosts, provision, check what was
+installed, provision again (no change), `lab up` again (harmless), down (nothing left).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from webbench_lab.defaults import python_pins, shared_defaults
+from webbench_lab.errors import UserError
+from webbench_lab.inventory import LabInventory, load_inventory
+from webbench_lab.locallab import cpusets, topology
+from webbench_lab.paths import LOCAL_INVENTORY, cache_dir, run_dir
+from webbench_lab.remote import connect
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the local lab needs root (run `sudo make test`)"),
+]
+
+
+def wbl(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "webbench_lab", *args], capture_output=True, text=True, timeout=timeout
+    )
+    sys.stderr.write(proc.stderr[-4000:])
+    return proc
+
+
+def sh(host, command: str, **kwargs) -> str:
+    conn = connect(host)
+    try:
+        return conn.run(command, hide=True, in_stream=False, **kwargs).stdout
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def lab() -> LabInventory:
+    # The tests need fresh hosts: a lab left up is taken down first.
+    assert wbl("lab", "down").returncode == 0
+    proc = wbl("lab", "up")
+    assert proc.returncode == 0, proc.stderr
+    return load_inventory(LOCAL_INVENTORY)
+
+
+def by_group(inv: LabInventory, group: str):
+    return inv.group(group)[0]
+
+
+def test_two_fresh_debian_hosts_with_their_own_namespaces(lab):
+    status = wbl("lab", "status")
+    assert status.returncode == 0 and status.stdout.count(" up ") == 2
+    keys = set()
+    for host in lab.hosts.values():
+        name = host.name.removeprefix("lab-")
+        assert sh(host, "hostname").strip() == name
+        assert sh(host, "cat /etc/debian_version").startswith("12.")
+        # Own PID namespace: PID 1 is the lab's init, not the control machine's.
+        assert "hostinit.py" in sh(host, "tr '\\0' ' ' < /proc/1/cmdline")
+        # Pinned to its own CPUs, as the inventory records.
+        assert f"cpuset:/webbench-lab/{name}" in sh(host, "cat /proc/self/cgroup")
+        allowed = sh(host, "grep Cpus_allowed_list /proc/self/status").split()[-1]
+        assert allowed == host.cpus
+        # No route out: only the connected networks, no default route.
+        routes = sh(host, "cat /proc/net/route").splitlines()[1:]
+        assert routes and all(line.split()[1] != "00000000" for line in routes)
+        keys.add(sh(host, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[1])
+    assert len(keys) == 2, "each host has its own host key"
+    gen, srv = by_group(lab, "generator"), by_group(lab, "server")
+    assert set(gen.cpus.split(",")).isdisjoint(srv.cpus.split(","))
+
+
+def test_benchmark_link_is_direct_and_shaped(lab):
+    gen, srv = by_group(lab, "generator"), by_group(lab, "server")
+    for host in (gen, srv):
+        ns = topology.NETNS_PREFIX + host.name.removeprefix("lab-")
+        qdisc = subprocess.run(
+            ["ip", "netns", "exec", ns, "tc", "qdisc", "show", "dev", "bench0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "tbf" in qdisc and "rate 1Gbit" in qdisc
+    listener = (
+        "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+        f"s.bind(('{srv.bench_address}', 9099)); s.listen(); s.settimeout(20);"
+        "c,a=s.accept(); c.sendall(a[0].encode()); c.close()"
+    )
+    conn = connect(srv)
+    try:
+        promise = conn.run(
+            f"python3 -c {shlex.quote(listener)}", hide=True, in_stream=False, asynchronous=True
+        )
+        client = (
+            "import socket,time\nfor i in range(50):\n try:\n"
+            f"  c=socket.create_connection(('{srv.bench_address}', 9099), 2); break\n"
+            " except OSError: time.sleep(0.1)\nprint(c.recv(64).decode())"
+        )
+        peer = sh(gen, f"python3 -c {shlex.quote(client)}").strip()
+        promise.join()
+    finally:
+        conn.close()
+    assert peer == gen.bench_address, "the server saw the generator's benchmark-link address"
+
+
+@pytest.fixture(scope="module")
+def provisioned(lab) -> dict:
+    proc = wbl("provision", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_first_provision_changes_both_hosts(provisioned):
+    assert provisioned["ok"] is True and provisioned["engine"] == "pyinfra"
+    for name, host in provisioned["hosts"].items():
+        assert host["changed"] > 0, name
+        assert host["failed"] == []
+
+
+def test_generator_has_the_load_tools(lab, provisioned):
+    gen = by_group(lab, "generator")
+    versions = sh(gen, "dpkg-query -W -f='${Package} ${Version} ${Status}\\n' siege wrk")
+    for pkg in ("siege", "wrk"):
+        assert any(
+            line.startswith(pkg + " ") and "install ok installed" in line for line in versions.splitlines()
+        )
+    assert "SIEGE 4." in sh(gen, "siege --version 2>&1", warn=True)
+    assert "/opt/webbench/venv" not in sh(gen, "ls /opt 2>/dev/null || true")
+
+
+def test_server_has_the_stack(lab, provisioned):
+    srv = by_group(lab, "server")
+    d = shared_defaults()
+    dpkg = sh(srv, "dpkg-query -W -f='${Package} ${Status}\\n' nginx spawn-fcgi redis-server python3-venv")
+    assert dpkg.count("install ok installed") == 4, dpkg
+    assert sh(srv, "go version").startswith(f"go version go{d['go_toolchain_version']} linux/amd64")
+    # The venv holds exactly the lock, and every framework imports.
+    freeze = sh(srv, f"{d['python_stack_venv']}/bin/pip freeze --all")
+    installed = {_norm(line) for line in freeze.splitlines() if "==" in line}
+    assert {_norm(p) for p in python_pins()} <= installed
+    imports = "tornado, web, cheroot, gunicorn, gevent, flup, fastapi, uvicorn, flask, redis, httpx, aiohttp"
+    assert sh(srv, f"{d['python_stack_venv']}/bin/python -c 'import {imports}; print(42)'").strip() == "42"
+    # The Go toolchain builds and runs a program, offline.
+    hello = (
+        "set -e; d=$(mktemp -d); cd $d; printf 'module hello\\ngo 1.22\\n' > go.mod;"
+        ' printf \'package main\\nimport "fmt"\\nfunc main() { fmt.Println("hello, lab") }\\n\' > main.go;'
+        " HOME=$d go build -o hello . && ./hello; rm -rf $d"
+    )
+    assert sh(srv, hello).strip() == "hello, lab"
+    user = sh(srv, f"getent passwd {d['common_app_user']}").strip().split(":")
+    assert int(user[2]) > 0 and user[6] == "/usr/sbin/nologin"
+    jail = sh(srv, f"stat -c '%U %G %a' {d['chroot_jail_dir']}; ls -A {d['chroot_jail_dir']} | wc -l")
+    assert jail.split() == ["root", "root", "755", "0"]
+
+
+def _norm(pin: str) -> str:
+    name, _, version = pin.strip().partition("==")
+    return name.lower().replace("_", "-").replace(".", "-") + "==" + version
+
+
+def test_ssh_is_key_only_and_strict(lab, tmp_path):
+    srv = by_group(lab, "server")
+    transport = paramiko.Transport((srv.address, srv.port))
+    try:
+        transport.start_client(timeout=10)
+        with pytest.raises(paramiko.BadAuthenticationType) as err:
+            transport.auth_password("root", "any password")
+        assert err.value.allowed_types == ["publickey"]
+    finally:
+        transport.close()
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    with pytest.raises(UserError, match="is not in"):
+        connect(dataclasses.replace(srv, known_hosts=empty))
+    openssh = subprocess.run(
+        [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={empty}",
+            "-i",
+            str(srv.key_file),
+            f"{srv.user}@{srv.address}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert openssh.returncode != 0 and "Host key verification failed" in openssh.stderr
+
+
+def test_second_provision_changes_nothing(provisioned):
+    proc = wbl("provision", "--json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads(proc.stdout)
+    assert again["changed"] == 0
+    assert all(h["changed"] == 0 and h["ops"] > 0 for h in again["hosts"].values()), again
+
+
+def test_lab_up_on_a_running_lab_is_harmless(lab):
+    before = {ns: _pids(ns) for ns in _lab_namespaces()}
+    inventory_text = LOCAL_INVENTORY.read_text()
+    proc = wbl("lab", "up")
+    assert proc.returncode == 0 and "already up" in proc.stderr
+    assert {ns: _pids(ns) for ns in _lab_namespaces()} == before
+    assert LOCAL_INVENTORY.read_text() == inventory_text
+
+
+def test_lab_down_leaves_nothing_but_the_caches(lab):
+    proc = wbl("lab", "down")
+    assert proc.returncode == 0, proc.stderr
+    assert_no_lab_left()
+    assert (cache_dir() / "rootfs").is_dir(), "the rootfs cache survives lab down"
+
+
+def test_lab_down_cleans_a_half_built_lab():
+    """What a `lab up` that died half way leaves: a state file, a namespace, the bridge."""
+    topo = topology.plan()
+    topology.save(topo, "starting")
+    subprocess.run(["ip", "netns", "add", topo.hosts[1].netns], check=True)
+    subprocess.run(["ip", "link", "add", topology.BRIDGE, "type", "bridge"], check=True)
+    proc = wbl("lab", "down")
+    assert proc.returncode == 0, proc.stderr
+    assert_no_lab_left()
+
+
+def _lab_namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return sorted(line.split()[0] for line in out.splitlines() if line.startswith("wbl-"))
+
+
+def _pids(ns: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    return sorted(int(p) for p in out.split())
+
+
+def assert_no_lab_left() -> None:
+    assert _lab_namespaces() == []
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert "wbl-" not in links
+    mounts = Path("/proc/mounts").read_text()
+    assert str(run_dir()) not in mounts
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "hostinit.py" not in procs
+    assert str(run_dir()) not in procs  # apt-cacher-ng runs with the lab's config dir
+    assert not cpusets.LAB_CPUSET.exists()
+    assert not LOCAL_INVENTORY.exists()
