@@ -38,6 +38,27 @@ WHEEL_PLATFORMS = (
 )
 
 
+def server_wheel_args() -> list[str]:
+    """pip options that pick wheels for the server's Python (not the control machine's), from the
+    registry pip itself names (--isolated: not the control machine's extra local indexes)."""
+    args = [
+        "--isolated",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ]
+    for platform in WHEEL_PLATFORMS:
+        args += ["--platform", platform]
+    cert = Path("/etc/ssl/certs/ca-certificates.crt")
+    if cert.is_file():
+        args += ["--cert", str(cert)]
+    return args
+
+
 @dataclass(frozen=True)
 class Wheelhouse:
     tarball: Path
@@ -59,32 +80,8 @@ def wheelhouse(say) -> Wheelhouse:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     say(f"pip download {PYTHON_LOCK.name} (CPython 3.11 wheels) into the wheelhouse cache")
-    args = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--isolated",
-        "--no-deps",
-        "--quiet",
-        "--only-binary=:all:",
-        "--python-version",
-        "3.11",
-        "--implementation",
-        "cp",
-        "--abi",
-        "cp311",
-        "-d",
-        str(staging),
-        "-r",
-        str(PYTHON_LOCK),
-    ]
-    for platform in WHEEL_PLATFORMS:
-        args += ["--platform", platform]
-    cert = Path("/etc/ssl/certs/ca-certificates.crt")
-    if cert.is_file():
-        args += ["--cert", str(cert)]
-    run(args, timeout=1800)
+    args = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(staging)]
+    run([*args, *server_wheel_args(), "-r", str(PYTHON_LOCK)], timeout=1800)
     _pack(staging, tarball)
     shutil.rmtree(staging)
     return Wheelhouse(tarball, digest)

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from webbench_lab.artifacts import WHEEL_PLATFORMS
+from webbench_lab.artifacts import server_wheel_args
 from webbench_lab.commands import run
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.paths import PYTHON_LOCK
@@ -26,32 +26,9 @@ HEADER = (
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        args = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--isolated",
-            "--dry-run",
-            "--ignore-installed",
-            "--quiet",
-            "--report",
-            str(report),
-            "--only-binary=:all:",
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            "--abi",
-            "cp311",
-            "--target",
-            str(Path(tmp) / "target"),
-            "-r",
-            str(SOURCE),
-        ]
-        for platform in WHEEL_PLATFORMS:
-            args += ["--platform", platform]
-        run(args, timeout=900)
+        args = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+        args += ["--report", str(report), "--target", str(Path(tmp) / "target")]
+        run([*args, *server_wheel_args(), "-r", str(SOURCE)], timeout=900)
         installs = json.loads(report.read_text())["install"]
     pins = sorted(
         (f"{i['metadata']['name']}=={i['metadata']['version']}" for i in installs),

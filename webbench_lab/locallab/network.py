@@ -12,100 +12,35 @@ BENCH_IF = "bench0"
 MGMT_IF = "mgmt0"
 
 
+def _ip(command: str) -> None:
+    """Run one `ip`/`tc` command written as a line (lab names and addresses have no spaces)."""
+    run(command.split())
+
+
 def create(topo: Topology) -> None:
     if not ok(["ip", "link", "show", BRIDGE]):
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-        run(["ip", "addr", "add", f"{topo.bridge_ip}/{topo.mgmt_prefix}", "dev", BRIDGE])
-    run(["ip", "link", "set", BRIDGE, "up"])
+        _ip(f"ip link add {BRIDGE} type bridge")
+        _ip(f"ip addr add {topo.bridge_ip}/{topo.mgmt_prefix} dev {BRIDGE}")
+    _ip(f"ip link set {BRIDGE} up")
     for host in topo.hosts:
         ns = host.netns
         if not ok(["ip", "netns", "pids", ns]):
-            run(["ip", "netns", "add", ns])
-        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            _ip(f"ip netns add {ns}")
+        _ip(f"ip -n {ns} link set lo up")
         if not ok(["ip", "link", "show", host.veth]):
-            run(
-                [
-                    "ip",
-                    "link",
-                    "add",
-                    host.veth,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    MGMT_IF,
-                    "netns",
-                    ns,
-                ]
-            )
-        run(["ip", "link", "set", host.veth, "master", BRIDGE, "up"])
-        run(
-            [
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "replace",
-                f"{host.mgmt_ip}/{topo.mgmt_prefix}",
-                "dev",
-                MGMT_IF,
-            ]
-        )
-        run(["ip", "-n", ns, "link", "set", MGMT_IF, "up"])
+            _ip(f"ip link add {host.veth} type veth peer name {MGMT_IF} netns {ns}")
+        _ip(f"ip link set {host.veth} master {BRIDGE} up")
+        _ip(f"ip -n {ns} addr replace {host.mgmt_ip}/{topo.mgmt_prefix} dev {MGMT_IF}")
+        _ip(f"ip -n {ns} link set {MGMT_IF} up")
     gen, srv = topo.host("generator"), topo.host("server")
     if not ok(["ip", "-n", gen.netns, "link", "show", BENCH_IF]):
-        run(
-            [
-                "ip",
-                "link",
-                "add",
-                BENCH_IF,
-                "netns",
-                gen.netns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                BENCH_IF,
-                "netns",
-                srv.netns,
-            ]
-        )
+        _ip(f"ip link add {BENCH_IF} netns {gen.netns} type veth peer name {BENCH_IF} netns {srv.netns}")
     for host in (gen, srv):
         ns = host.netns
-        run(
-            [
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "replace",
-                f"{host.bench_ip}/{topo.bench_prefix}",
-                "dev",
-                BENCH_IF,
-            ]
-        )
-        run(["ip", "-n", ns, "link", "set", BENCH_IF, "up"])
+        _ip(f"ip -n {ns} addr replace {host.bench_ip}/{topo.bench_prefix} dev {BENCH_IF}")
+        _ip(f"ip -n {ns} link set {BENCH_IF} up")
         # A direct Gigabit link, as in Lab A: shape each direction with a token bucket.
-        run(
-            [
-                "tc",
-                "-n",
-                ns,
-                "qdisc",
-                "replace",
-                "dev",
-                BENCH_IF,
-                "root",
-                "tbf",
-                "rate",
-                topo.link_rate,
-                "burst",
-                "256k",
-                "latency",
-                "1ms",
-            ]
-        )
+        _ip(f"tc -n {ns} qdisc replace dev {BENCH_IF} root tbf rate {topo.link_rate} burst 256k latency 1ms")
 
 
 def lab_namespaces() -> list[str]:
