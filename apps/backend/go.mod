@@ -1,0 +1,3 @@
+module webbench.lab/backend
+
+go 1.24
