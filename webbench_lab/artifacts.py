@@ -23,7 +23,9 @@ from pathlib import Path
 
 from webbench_lab.commands import run
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.paths import PYTHON_LOCK, cache_dir
+from webbench_lab.paths import PYTHON_LOCK, REPO, cache_dir
+
+APPS_DIR = REPO / "apps"
 
 # The hosts run Debian 12: CPython 3.11 on glibc 2.36, x86_64.
 WHEEL_PLATFORMS = (
@@ -87,18 +89,119 @@ def wheelhouse(say) -> Wheelhouse:
     return Wheelhouse(tarball, digest)
 
 
-def _pack(src: Path, tarball: Path) -> None:
-    """Same wheels, same bytes: sorted names, fixed owners and times (hash-stable uploads)."""
+def _pack(src: Path, tarball: Path, skip: tuple[str, ...] = ()) -> None:
+    """Same files, same bytes: sorted names, fixed owners and times (hash-stable uploads)."""
     tmp = tarball.with_suffix(".partial")
     with tarfile.open(tmp, "w") as tar:
-        for path in sorted(src.iterdir()):
-            info = tarfile.TarInfo(path.name)
+        for path in sorted(_files(src)):
+            rel = path.relative_to(src).as_posix()
+            if rel.startswith(skip):
+                continue
+            info = tarfile.TarInfo(rel)
             info.size = path.stat().st_size
             info.mode = 0o644
             info.mtime = 0
             with path.open("rb") as fh:
                 tar.addfile(info, fh)
     tmp.rename(tarball)
+
+
+def _files(root: Path):
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".pytest_cache")]
+        for name in filenames:
+            if not name.endswith(".pyc"):
+                yield Path(dirpath) / name
+
+
+def tree_digest(root: Path, skip: tuple[str, ...] = ()) -> str:
+    """sha256 over the relative names and contents of every file under `root`."""
+    digest = hashlib.sha256()
+    for path in sorted(_files(root)):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(skip):
+            continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A directory shipped to the hosts as one tarball, unpacked into a folder named by digest."""
+
+    tarball: Path
+    digest: str
+
+
+def apps_bundle() -> Bundle:
+    """The apps/ folder (sources of every system, the shared workload, the upstream API)."""
+    digest = tree_digest(APPS_DIR)
+    tarball = cache_dir() / "bundles" / f"apps-{digest}.tar"
+    if not tarball.is_file():
+        tarball.parent.mkdir(parents=True, exist_ok=True)
+        _pack(APPS_DIR, tarball)
+    return Bundle(tarball, digest)
+
+
+def go_modules(go: Path, say) -> Bundle:
+    """A GOPROXY directory with every module the Go apps need, checked against their go.sum.
+
+    `go mod download` runs in each Go module of apps/ with the pinned toolchain; a module the
+    proxy refuses (Twister) is left out, and the build of that system reports why.
+    """
+    gomod = cache_dir() / "gomod-apps"
+    modules = sorted(p.parent for p in APPS_DIR.glob("*/go.mod"))
+    sums = hashlib.sha256(b"".join(p.read_bytes() for m in modules for p in sorted(m.glob("go.*"))))
+    digest = sums.hexdigest()[:16]
+    tarball = cache_dir() / "bundles" / f"goproxy-{digest}.tar"
+    if tarball.is_file():
+        return Bundle(tarball, digest)
+    say("go mod download for the Go apps into the lab's module proxy directory")
+    env = {
+        **os.environ,
+        "GOMODCACHE": str(gomod),
+        "GOFLAGS": "-modcacherw -mod=mod",
+        "GOTOOLCHAIN": "local",
+        "GOWORK": "off",
+    }
+    for module in modules:
+        subprocess.run(
+            [str(go), "mod", "download"],
+            cwd=module,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    _pack(gomod / "cache" / "download", tarball, skip=("golang.org/toolchain",))
+    return Bundle(tarball, digest)
+
+
+def control_go(toolchain: GoToolchain) -> Path:
+    """The pinned toolchain unpacked on the control machine, so module downloads do not depend on
+    whichever Go the control machine has."""
+    root = cache_dir() / "go" / toolchain.version
+    go = root / "bin" / "go"
+    if go.is_file():
+        return go
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    prefix = f"golang.org/toolchain@{toolchain.module_version}/"
+    with zipfile.ZipFile(toolchain.zip_path) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or not info.filename.startswith(prefix):
+                continue
+            rel = info.filename[len(prefix) :]
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            if rel.startswith(("bin/", "pkg/tool/")):
+                dest.chmod(0o755)
+    tmp.rename(root)
+    return go
 
 
 @dataclass(frozen=True)

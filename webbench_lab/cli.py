@@ -40,6 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
     prov.add_argument("--engine", default="pyinfra", help="provisioning engine: pyinfra")
     prov.add_argument("--json", action="store_true", help="print one JSON object with the results")
+
+    app = sub.add_parser("app", help="build, start, stop and list the systems under test")
+    app_sub = app.add_subparsers(dest="app_command", required=True, parser_class=_Parser)
+    start = app_sub.add_parser("start", help="start a system; returns when every port answers")
+    start.add_argument("system")
+    start.add_argument("--level", default="1", help="1, 2, 4: GOMAXPROCS, processes or workers")
+    stop = app_sub.add_parser("stop", help="stop a system (whole process group, TERM then KILL)")
+    stop.add_argument("system", help="a system, or `services` for Redis and the upstream API")
+    app_sub.add_parser("list", help="every system: built, running, level, ports")
+    build = app_sub.add_parser("build", help="build the Go systems (all, or those named)")
+    build.add_argument("systems", nargs="*")
+    build.add_argument("--force", action="store_true", help="rebuild even if this release was built")
+    for p in (start, stop, app_sub.choices["list"], build):
+        p.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
+
+    ver = sub.add_parser("verify", help="check every endpoint of the systems from the generator")
+    ver.add_argument("systems", nargs="*", help="systems to verify (default: all)")
+    ver.add_argument("--level", default="1", help="level to start a system that is not running")
+    ver.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
     return parser
 
 
@@ -71,6 +90,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _lab(args)
     if args.command == "provision":
         return _provision(args)
+    if args.command == "app":
+        from webbench_lab.appcli import app_command
+
+        return app_command(args, resolve_inventory(args.inventory))
+    if args.command == "verify":
+        from webbench_lab.appcli import verify_command
+
+        return verify_command(args, resolve_inventory(args.inventory))
     raise AssertionError(args.command)
 
 

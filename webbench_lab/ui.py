@@ -9,6 +9,8 @@ from rich.console import Console
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 # Results a command exists to print (status tables) go to stdout.
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 160  # tables in logs and pipes: no wrapping at 80 columns
 
 
 def step(message: str) -> None:

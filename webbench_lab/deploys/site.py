@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyinfra import host
 
-from webbench_lab.artifacts import GoToolchain, Wheelhouse
+from webbench_lab.artifacts import Bundle, GoToolchain, Wheelhouse
 from webbench_lab.deploys.app_user import app_user
+from webbench_lab.deploys.apps import apps
 from webbench_lab.deploys.common import common_base
 from webbench_lab.deploys.go_toolchain import go_toolchain
 from webbench_lab.deploys.loadgen import load_generators
@@ -13,13 +16,25 @@ from webbench_lab.deploys.python_stack import python_stack
 from webbench_lab.deploys.web_stack import chroot_jail, web_services
 
 
-def site(toolchain: GoToolchain, wheels: Wheelhouse) -> None:
+@dataclass(frozen=True)
+class Artifacts:
+    """What the control machine fetched for the hosts."""
+
+    toolchain: GoToolchain
+    wheels: Wheelhouse
+    sources: Bundle
+    goproxy: Bundle
+
+
+def site(artifacts: Artifacts) -> None:
     common_base()
+    app_user()
+    # Go on every host: the server builds the Go systems, the generator the upstream API (and k6).
+    go_toolchain(artifacts.toolchain)
+    apps(artifacts.sources, artifacts.goproxy)
     if "generator" in host.groups:
         load_generators()
     if "server" in host.groups:
-        app_user()
-        go_toolchain(toolchain)
-        python_stack(wheels)
+        python_stack(artifacts.wheels)
         web_services()
         chroot_jail()

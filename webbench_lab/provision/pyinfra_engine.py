@@ -66,7 +66,7 @@ def provision(inventory: LabInventory) -> ProvisionResult:
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
 
-    from webbench_lab.deploys.site import site
+    from webbench_lab.deploys.site import Artifacts, site
 
     started = time.monotonic()
     logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
@@ -81,7 +81,16 @@ def provision(inventory: LabInventory) -> ProvisionResult:
         step,
     )
     wheels = artifacts.wheelhouse(step)
-    step(f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}")
+    bundle = Artifacts(
+        toolchain=toolchain,
+        wheels=wheels,
+        sources=artifacts.apps_bundle(),
+        goproxy=artifacts.go_modules(artifacts.control_go(toolchain), step),
+    )
+    step(
+        f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "
+        f"apps {bundle.sources.digest}, Go modules {bundle.goproxy.digest}"
+    )
 
     state = State(
         build_inventory(inventory),
@@ -93,7 +102,7 @@ def provision(inventory: LabInventory) -> ProvisionResult:
         connect_all(state)
         for host in state.inventory.get_active_hosts():
             before = {h: set(m.names) for h, m in state.op_meta.items()}
-            add_deploy(state, site, host=host, toolchain=toolchain, wheels=wheels)
+            add_deploy(state, site, host=host, artifacts=bundle)
             progress.remember_names(state, host, before)
         run_ops(state)
     except PyinfraError as exc:

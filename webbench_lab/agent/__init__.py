@@ -1,0 +1,1 @@
+"""Programs the lab copies to its hosts (standard library only)."""

@@ -1,0 +1,328 @@
+"""appctl: the lab's process agent on each host (standard library only; runs with the host's python3).
+
+The control machine sends a launch spec over SSH; appctl starts its processes as one supervised
+group, so that stop can end every one of them for sure:
+
+- start: a supervisor is forked into its own session (pid = pgid), starts every process of the
+  spec with the marker WEBBENCH_APP=<name> in its environment, writes the pid file, and waits;
+  appctl returns when every port of the spec accepts connections (or fails with the log's tail).
+- stop: TERM to the process group and to every process carrying the marker (daemons such as
+  spawn-fcgi's children leave the group), KILL after a grace period, then confirm the ports free.
+- status, ports, probe (HTTP GETs for the verification gate, answers in base64).
+
+Every answer is one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RUN_ROOT = Path(os.environ.get("WEBBENCH_RUN_ROOT", "/var/lib/webbench/run"))
+MARKER = "WEBBENCH_APP"
+
+
+def _run_dir(name: str) -> Path:
+    return RUN_ROOT / name
+
+
+def _pid_file(name: str) -> Path:
+    return _run_dir(name) / "supervisor.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _marked(name: str) -> list[int]:
+    """Every process whose environment carries WEBBENCH_APP=<name>."""
+    needle = f"{MARKER}={name}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in env and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def listening_ports() -> set[int]:
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _port_owner(port: int) -> str:
+    """Who listens on `port` (best effort, for the error line)."""
+    try:
+        out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True)
+        return out.stdout.strip().split("users:")[-1] if "users:" in out.stdout else ""
+    except OSError:
+        return ""
+
+
+def _answers(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _unix_answers(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            sock.connect(path)
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 8) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def _supervise(spec: dict, log: Path) -> None:
+    """Runs in the forked supervisor (its own session): start the processes, wait for them."""
+    name = spec["name"]
+    env_base = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        MARKER: name,
+    }
+    children = []
+    with open(log, "ab", buffering=0) as out:
+        for proc in spec["processes"]:
+            env = {**env_base, **proc.get("env", {})}
+            out.write(f"appctl: starting {' '.join(proc['argv'])}\n".encode())
+            children.append(
+                subprocess.Popen(
+                    proc["argv"],
+                    env=env,
+                    cwd=proc.get("cwd", "/"),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                )
+            )
+
+    def forward(signum, _frame):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        while True:
+            try:
+                child.wait()
+                break
+            except InterruptedError:
+                continue
+
+
+def start(spec: dict) -> dict:
+    name = spec["name"]
+    run_dir = _run_dir(name)
+    pid_file = _pid_file(name)
+    if pid_file.is_file() and _alive(int(pid_file.read_text())):
+        return {"ok": False, "error": f"{name} is already running (pid {pid_file.read_text().strip()})"}
+    busy = sorted(set(spec["ports"]) & listening_ports())
+    if busy:
+        owner = _port_owner(busy[0])
+        return {"ok": False, "error": f"port {busy[0]} is already in use{' by ' + owner if owner else ''}"}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for rel, text in spec.get("files", {}).items():
+        path = run_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for rel in spec.get("writable", []):
+        (run_dir / rel).mkdir(parents=True, exist_ok=True)
+        if "owner" in spec:
+            import pwd
+
+            pw = pwd.getpwnam(spec["owner"])
+            os.chown(run_dir / rel, pw.pw_uid, pw.pw_gid)
+    log = Path(spec.get("log", run_dir / "app.log"))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        fh.write(f"\nappctl: start {name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+
+    pid = os.fork()
+    if pid == 0:  # the supervisor
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            _supervise(spec, log)
+        finally:
+            os._exit(0)
+    pid_file.write_text(f"{pid}\n")
+    (run_dir / "ports.json").write_text(json.dumps(spec["ports"]))
+    (run_dir / "meta.json").write_text(json.dumps(spec.get("meta", {})))
+
+    deadline = time.monotonic() + spec.get("wait", 30)
+    ports = spec["ports"]
+    address = spec.get("address", "127.0.0.1")
+    exited = False
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            exited = True  # the supervisor ended: every process of the system exited
+            break
+        sockets = spec.get("unix_sockets", [])
+        if all(_answers(p, address) for p in ports) and all(_unix_answers(u) for u in sockets):
+            return {"ok": True, "pid": pid, "ports": ports, "log": str(log)}
+        time.sleep(0.1)
+    missing = [p for p in ports if not _answers(p, address)]
+    stop(name)
+    if exited:
+        why = "its processes exited before every port answered"
+    else:
+        why = f"ports {missing} did not answer within {spec.get('wait', 30)} s"
+    return {"ok": False, "error": f"{name}: {why}", "log_tail": _tail(log), "log": str(log)}
+
+
+def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> dict:
+    pid_file = _pid_file(name)
+    ports_file = _run_dir(name) / "ports.json"
+    ports = sorted(set(ports or []) | set(json.loads(ports_file.read_text()) if ports_file.is_file() else []))
+    pgid = None
+    if pid_file.is_file():
+        try:
+            pgid = int(pid_file.read_text())
+        except ValueError:
+            pgid = None
+
+    def signal_all(sig: int) -> list[int]:
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+        left = _marked(name)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return left
+
+    signal_all(signal.SIGTERM)
+    escalated = False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and (_marked(name) or (pgid and _alive(pgid))):
+        time.sleep(0.1)
+    if _marked(name) or (pgid and _alive(pgid)):
+        escalated = True
+        for _ in range(50):
+            if not signal_all(signal.SIGKILL) and not (pgid and _alive(pgid)):
+                break
+            time.sleep(0.1)
+    left = _marked(name)
+    pid_file.unlink(missing_ok=True)
+    # A closing listener can take a moment to leave the table.
+    for _ in range(30):
+        busy = sorted(set(ports) & listening_ports())
+        if not busy:
+            break
+        time.sleep(0.1)
+    ok = not left and not busy
+    result = {"ok": ok, "killed": escalated, "left": left, "busy_ports": busy}
+    if not ok:
+        result["error"] = f"{name}: processes {left} or ports {busy} remain after KILL"
+    return result
+
+
+def status(names: list[str]) -> dict:
+    out = {}
+    for name in names:
+        pid_file = _pid_file(name)
+        pid = int(pid_file.read_text()) if pid_file.is_file() else None
+        running = bool(pid and _alive(pid))
+        out[name] = {"running": running, "pid": pid if running else None, "processes": _marked(name)}
+    return {"ok": True, "systems": out, "listening": sorted(listening_ports())}
+
+
+def probe(urls: list[str], timeout: float = 30.0) -> dict:
+    """GET each URL with a plain HTTP/1.1 client: status, headers, framing and exact body bytes."""
+    answers = []
+    for url in urls:
+        rest = url.split("://", 1)[1]
+        hostport, _, path = rest.partition("/")
+        host, _, port = hostport.partition(":")
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
+        try:
+            conn.request("GET", "/" + path)
+            resp = conn.getresponse()
+            body = resp.read()
+            answers.append(
+                {
+                    "url": url,
+                    "status": resp.status,
+                    "headers": [[k, v] for k, v in resp.getheaders()],
+                    "chunked": resp.chunked if hasattr(resp, "chunked") else False,
+                    "body": base64.b64encode(body).decode(),
+                }
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            answers.append({"url": url, "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            conn.close()
+    return {"ok": True, "answers": answers}
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else ""
+    payload = json.loads(sys.stdin.read() or "{}") if command in ("start", "probe") else {}
+    if command == "start":
+        result = start(payload)
+    elif command == "stop":
+        ports = [int(p) for p in argv[3].split(",") if p] if len(argv) > 3 else []
+        result = stop(argv[2], ports)
+    elif command == "status":
+        result = status(argv[2:])
+    elif command == "ports":
+        result = {"ok": True, "listening": sorted(listening_ports())}
+    elif command == "probe":
+        result = probe(payload["urls"])
+    else:
+        result = {"ok": False, "error": f"unknown command {command!r}"}
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

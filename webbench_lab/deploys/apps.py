@@ -1,0 +1,55 @@
+"""The systems under test on every lab host: their sources, the Go modules, the process agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.files import Directory
+from pyinfra.operations import files, server
+
+from webbench_lab.artifacts import Bundle
+
+AGENT = Path(__file__).resolve().parent.parent / "agent" / "appctl.py"
+
+
+def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str) -> None:
+    """Upload and unpack `bundle` into <parent>/<digest> once, and point `link` at it."""
+    target = f"{parent}/{bundle.digest}"
+    files.directory(name=f"Directory {parent}", path=parent, user="root", group="root", mode="755")
+    if not host.get_fact(Directory, path=target):
+        upload = f"{parent}/.{bundle.tarball.name}"
+        files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")
+        server.shell(
+            name=f"Unpack {label} into {target}",
+            commands=[
+                f"rm -rf {target}.partial && mkdir -p {target}.partial",
+                f"tar -xf {upload} -C {target}.partial && chmod -R a+rX {target}.partial",
+                f"mv {target}.partial {target} && rm -f {upload}",
+            ],
+        )
+    files.link(name=f"{link} -> {label} {bundle.digest}", path=link, target=target)
+
+
+@deploy("Apps")
+def apps(sources: Bundle, goproxy: Bundle) -> None:
+    root = host.data.get("apps_root")
+    unpack_bundle("apps sources", sources, f"{root}/releases", f"{root}/current")
+    goproxy_url = host.data.get("go_toolchain_goproxy")
+    unpack_bundle(
+        "Go modules", goproxy, "/opt/webbench/goproxy-releases", goproxy_url.removeprefix("file://")
+    )
+    agent = host.data.get("apps_agent")
+    files.directory(name="Directory for the agent", path=agent.rsplit("/", 1)[0], mode="755")
+    files.put(name="appctl agent", src=str(AGENT), dest=agent, user="root", group="root", mode="755")
+    for path in (host.data.get("apps_build_root"), host.data.get("apps_cache_root")):
+        files.directory(name=f"Directory {path}", path=path, user="root", group="root", mode="755")
+    user = host.data.get("common_app_user")
+    files.directory(
+        name="Run directory of the apps",
+        path=host.data.get("apps_run_root"),
+        user=user,
+        group=user,
+        mode="755",
+    )
