@@ -85,13 +85,14 @@ def verify_command(args: argparse.Namespace, inventory_path: Path) -> int:
     inventory = load_inventory(inventory_path)
     with Lab(inventory) as lab:
         verdicts = verify_systems(
-            lab, names, level, on_result=lambda v: step(f"verify {v.system}: {'pass' if v.ok else 'FAIL'}")
+            lab, names, level, on_result=lambda v: step(f"verify {v.system}: {v.status}")
         )
     out.print(verdict_table(verdicts))
     for v in verdicts:
         if not v.ok:
             out.print(f"{v.system}: {v.reason}", markup=False)
-    return 0 if all(v.ok for v in verdicts) else 1
+    # A row that today's toolchain cannot build is reported, not counted as a wrong answer.
+    return 0 if all(v.status != "FAIL" for v in verdicts) else 1
 
 
 def verdict_table(verdicts: list[Verdict]) -> Table:
@@ -101,6 +102,6 @@ def verdict_table(verdicts: list[Verdict]) -> Table:
         table.add_row(
             v.system,
             *[cells.get(e.path, "-") for e in ENDPOINTS],
-            "[green]pass[/green]" if v.ok else "[red]FAIL[/red]",
+            {"pass": "[green]pass[/green]", "FAIL": "[red]FAIL[/red]"}.get(v.status, v.status),
         )
     return table

@@ -194,6 +194,9 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
         "processes": processes,
         "ports": system.all_ports(level),
         "unix_sockets": [f"{run_dir}/fcgi.sock"] if system.model == "nginx-fastcgi" else [],
+        # Ready when every load port answers an HTTP request, not only accepts a connection.
+        "ready_path": "/ping",
+        "ready_ports": system.load_ports(level),
         "files": files,
         "writable": ["", "nginx-temp"] if system.model.startswith("nginx") else [""],
         "owner": paths.user,

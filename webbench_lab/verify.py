@@ -113,12 +113,21 @@ def check_system(answers: list[dict], ports: list[int]) -> list[Check]:
     return checks
 
 
+NOT_BUILDABLE = "not buildable: "
+
+
 @dataclass(frozen=True)
 class Verdict:
     system: str
     ok: bool
     reason: str
     checks: list[Check]
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "pass"
+        return "not buildable" if self.reason.startswith(NOT_BUILDABLE) else "FAIL"
 
 
 def verify_systems(lab, names: list[str], level: int = 1, on_result=None) -> list[Verdict]:

@@ -87,7 +87,8 @@ def _port_owner(port: int) -> str:
     """Who listens on `port` (best effort, for the error line)."""
     try:
         out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True)
-        return out.stdout.strip().split("users:")[-1] if "users:" in out.stdout else ""
+        users = out.stdout.strip().split("users:")[-1] if "users:" in out.stdout else ""
+        return users.strip("()")
     except OSError:
         return ""
 
@@ -98,6 +99,18 @@ def _answers(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def _http_ready(port: int, path: str) -> bool:
+    """The application behind the port answers (a front end alone answering 502 is not enough)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def _unix_answers(path: str) -> bool:
@@ -207,7 +220,12 @@ def start(spec: dict) -> dict:
             exited = True  # the supervisor ended: every process of the system exited
             break
         sockets = spec.get("unix_sockets", [])
-        if all(_answers(p, address) for p in ports) and all(_unix_answers(u) for u in sockets):
+        ready = spec.get("ready_path")
+        if (
+            all(_answers(p, address) for p in ports)
+            and all(_unix_answers(u) for u in sockets)
+            and (not ready or all(_http_ready(p, ready) for p in spec.get("ready_ports", [])))
+        ):
             return {"ok": True, "pid": pid, "ports": ports, "log": str(log)}
         time.sleep(0.1)
     missing = [p for p in ports if not _answers(p, address)]

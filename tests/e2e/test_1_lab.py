@@ -1,62 +1,22 @@
-"""End to end on the real local lab: namespaces, overlayfs, real sshd, real apt, real pyinfra.
-
-The tests run in file order and share one lab: up, check the hosts, provision, check what was
-installed, provision again (no change), `lab up` again (harmless), down (nothing left).
-"""
+"""End to end on the real local lab: namespaces, overlayfs, real sshd, real apt, real pyinfra."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shlex
 import subprocess
-import sys
-from pathlib import Path
 
 import paramiko
 import pytest
 
+from tests.e2e.conftest import by_group, sh, wbl
 from webbench_lab.defaults import python_pins, shared_defaults
 from webbench_lab.errors import UserError
-from webbench_lab.inventory import LabInventory, load_inventory
-from webbench_lab.locallab import cpusets, topology
-from webbench_lab.paths import LOCAL_INVENTORY, cache_dir, run_dir
+from webbench_lab.locallab import topology
 from webbench_lab.remote import connect
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the local lab needs root (run `sudo make test`)"),
-]
-
-
-def wbl(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "webbench_lab", *args], capture_output=True, text=True, timeout=timeout
-    )
-    sys.stderr.write(proc.stderr[-4000:])
-    return proc
-
-
-def sh(host, command: str, **kwargs) -> str:
-    conn = connect(host)
-    try:
-        return conn.run(command, hide=True, in_stream=False, **kwargs).stdout
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def lab() -> LabInventory:
-    # The tests need fresh hosts: a lab left up is taken down first.
-    assert wbl("lab", "down").returncode == 0
-    proc = wbl("lab", "up")
-    assert proc.returncode == 0, proc.stderr
-    return load_inventory(LOCAL_INVENTORY)
-
-
-def by_group(inv: LabInventory, group: str):
-    return inv.group(group)[0]
+pytestmark = pytest.mark.e2e
 
 
 def test_two_fresh_debian_hosts_with_their_own_namespaces(lab):
@@ -113,13 +73,6 @@ def test_benchmark_link_is_direct_and_shaped(lab):
     finally:
         conn.close()
     assert peer == gen.bench_address, "the server saw the generator's benchmark-link address"
-
-
-@pytest.fixture(scope="module")
-def provisioned(lab) -> dict:
-    proc = wbl("provision", "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
 
 
 def test_first_provision_changes_both_hosts(provisioned):
@@ -211,53 +164,3 @@ def test_second_provision_changes_nothing(provisioned):
     again = json.loads(proc.stdout)
     assert again["changed"] == 0
     assert all(h["changed"] == 0 and h["ops"] > 0 for h in again["hosts"].values()), again
-
-
-def test_lab_up_on_a_running_lab_is_harmless(lab):
-    before = {ns: _pids(ns) for ns in _lab_namespaces()}
-    inventory_text = LOCAL_INVENTORY.read_text()
-    proc = wbl("lab", "up")
-    assert proc.returncode == 0 and "already up" in proc.stderr
-    assert {ns: _pids(ns) for ns in _lab_namespaces()} == before
-    assert LOCAL_INVENTORY.read_text() == inventory_text
-
-
-def test_lab_down_leaves_nothing_but_the_caches(lab):
-    proc = wbl("lab", "down")
-    assert proc.returncode == 0, proc.stderr
-    assert_no_lab_left()
-    assert (cache_dir() / "rootfs").is_dir(), "the rootfs cache survives lab down"
-
-
-def test_lab_down_cleans_a_half_built_lab():
-    """What a `lab up` that died half way leaves: a state file, a namespace, the bridge."""
-    topo = topology.plan()
-    topology.save(topo, "starting")
-    subprocess.run(["ip", "netns", "add", topo.hosts[1].netns], check=True)
-    subprocess.run(["ip", "link", "add", topology.BRIDGE, "type", "bridge"], check=True)
-    proc = wbl("lab", "down")
-    assert proc.returncode == 0, proc.stderr
-    assert_no_lab_left()
-
-
-def _lab_namespaces() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return sorted(line.split()[0] for line in out.splitlines() if line.startswith("wbl-"))
-
-
-def _pids(ns: str) -> list[int]:
-    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-    return sorted(int(p) for p in out.split())
-
-
-def assert_no_lab_left() -> None:
-    assert _lab_namespaces() == []
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    assert "wbl-" not in links
-    mounts = Path("/proc/mounts").read_text()
-    assert str(run_dir()) not in mounts
-    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "hostinit.py" not in procs
-    assert str(run_dir()) not in procs  # apt-cacher-ng runs with the lab's config dir
-    assert not cpusets.LAB_CPUSET.exists()
-    assert not LOCAL_INVENTORY.exists()
