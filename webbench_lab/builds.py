@@ -42,12 +42,8 @@ def build_go(hc: HostControl, name: str, jail: bool = False, force: bool = False
                 return BuildResult(name, data["ok"], data.get("reason", ""), data.get("binary", ""))
     src = f"{v['apps_root']}/current/{name}"
     cache = v["apps_cache_root"]
-    env = (
-        f"HOME={cache} GOCACHE={cache}/go-build GOMODCACHE={cache}/gomod "
-        "CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local"
-    )
     build = hc.sh(
-        f"mkdir -p {out_dir} && cd {src} && env {env} go build -trimpath -o {out_dir}/{name}.new . 2>&1",
+        f"mkdir -p {out_dir} && " + build_command(src, f"{out_dir}/{name}.new", cache),
         check=False,
         timeout=900,
     )
@@ -59,9 +55,23 @@ def build_go(hc: HostControl, name: str, jail: bool = False, force: bool = False
         result = BuildResult(name, True, "", binary)
     else:
         result = BuildResult(name, False, _reason(build.stdout, src, cache))
-    record = {"release": release, "ok": result.ok, "reason": result.reason, "binary": result.binary}
-    hc.sh(f"cat > {result_file}", stdin=json.dumps(record) + "\n")
+    hc.sh(f"cat > {result_file}", stdin=result_record(release, result))
     return result
+
+
+def result_record(release: str, result: BuildResult) -> str:
+    """The bytes of build/<name>/result.json (provisioning writes the same for the upstream API)."""
+    record = {"release": release, "ok": result.ok, "reason": result.reason, "binary": result.binary}
+    return json.dumps(record) + "\n"
+
+
+def build_command(src: str, out: str, cache: str) -> str:
+    """A static, reproducible `go build` with the host's module proxy directory and caches."""
+    env = (
+        f"HOME={cache} GOCACHE={cache}/go-build GOMODCACHE={cache}/gomod "
+        "CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local"
+    )
+    return f"cd {src} && env {env} go build -trimpath -o {out} . 2>&1"
 
 
 def install_in_jail(hc: HostControl, name: str, binary: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import shlex
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import Directory
+from pyinfra.facts.files import Directory, Sha1File
 from pyinfra.operations import files, server
 
 from webbench_lab.artifacts import Bundle
@@ -53,3 +55,25 @@ def apps(sources: Bundle, goproxy: Bundle) -> None:
         group=user,
         mode="755",
     )
+
+
+@deploy("Upstream API")
+def backend_api(sources: Bundle) -> None:
+    """Build the upstream API of Lab B's /data/ scenario on the host that serves it."""
+    from webbench_lab.builds import BuildResult, build_command, result_record
+
+    name = "backend"
+    out_dir = f"{host.data.get('apps_build_root')}/{name}"
+    binary = f"{out_dir}/{name}"
+    record = result_record(sources.digest, BuildResult(name, True, "", binary))
+    if host.get_fact(Sha1File, path=f"{out_dir}/result.json") != hashlib.sha1(record.encode()).hexdigest():
+        src = f"{host.data.get('apps_root')}/current/{name}"
+        server.shell(
+            name="Build the upstream API (go build)",
+            commands=[
+                f"mkdir -p {out_dir}",
+                build_command(src, f"{binary}.new", host.data.get("apps_cache_root")),
+                f"mv {binary}.new {binary}",
+                f"printf '%s' {shlex.quote(record)} > {out_dir}/result.json",
+            ],
+        )

@@ -86,6 +86,7 @@ def provision(inventory: LabInventory) -> ProvisionResult:
         wheels=wheels,
         sources=artifacts.apps_bundle(),
         goproxy=artifacts.go_modules(artifacts.control_go(toolchain), step),
+        backend_group=bool(inventory.group("backend")),
     )
     step(
         f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "
