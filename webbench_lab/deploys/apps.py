@@ -57,19 +57,23 @@ def apps(sources: Bundle, goproxy: Bundle) -> None:
     )
 
 
-@deploy("Upstream API")
-def backend_api(sources: Bundle) -> None:
-    """Build the upstream API of Lab B's /data/ scenario on the host that serves it."""
+@deploy("Go programs of the lab")
+def go_programs(sources: Bundle, names: list[str]) -> None:
+    """Build lab programs of apps/ on this host once per apps release (the upstream API, k6)."""
+    for name in names:
+        _go_program(sources, name)
+
+
+def _go_program(sources: Bundle, name: str) -> None:
     from webbench_lab.builds import BuildResult, build_command, result_record
 
-    name = "backend"
     out_dir = f"{host.data.get('apps_build_root')}/{name}"
     binary = f"{out_dir}/{name}"
     record = result_record(sources.digest, BuildResult(name, True, "", binary))
     if host.get_fact(Sha1File, path=f"{out_dir}/result.json") != hashlib.sha1(record.encode()).hexdigest():
         src = f"{host.data.get('apps_root')}/current/{name}"
         server.shell(
-            name="Build the upstream API (go build)",
+            name=f"Build {name} (go build)",
             commands=[
                 f"mkdir -p {out_dir}",
                 build_command(src, f"{binary}.new", host.data.get("apps_cache_root")),

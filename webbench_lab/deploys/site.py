@@ -8,7 +8,7 @@ from pyinfra import host
 
 from webbench_lab.artifacts import Bundle, GoToolchain, Wheelhouse
 from webbench_lab.deploys.app_user import app_user
-from webbench_lab.deploys.apps import apps, backend_api
+from webbench_lab.deploys.apps import apps, go_programs
 from webbench_lab.deploys.common import common_base
 from webbench_lab.deploys.go_toolchain import go_toolchain
 from webbench_lab.deploys.loadgen import load_generators
@@ -33,8 +33,12 @@ def site(artifacts: Artifacts) -> None:
     # Go on every host: the server builds the Go systems, the generator the upstream API (and k6).
     go_toolchain(artifacts.toolchain)
     apps(artifacts.sources, artifacts.goproxy)
+    programs = []
     if "backend" in host.groups or ("generator" in host.groups and not artifacts.backend_group):
-        backend_api(artifacts.sources)
+        programs.append("backend")  # the upstream API of Lab B's /data/
+    if "generator" in host.groups:
+        programs.append("k6")  # Lab B's load generator
+    go_programs(artifacts.sources, programs)
     if "generator" in host.groups:
         load_generators()
     if "server" in host.groups:
