@@ -51,27 +51,27 @@ def command(
 ) -> list[str]:
     """argv of one load process."""
     extra = list(extra or [])
+    c, d = str(concurrency), str(duration)
     if tool == "siege":
         rc = ["-R", rc_file] if rc_file else []
-        return ["siege", *rc, "-c", str(concurrency), "-t", f"{duration}S", *extra, url]
+        return ["siege", *rc, "-c", c, "-t", f"{d}S", *extra, url]
     if tool == "wrk":
-        return [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(concurrency),
-            "-d",
-            f"{duration}s",
-            "--latency",
-            *extra,
-            url,
-        ]
+        return ["wrk", "-t", str(threads), "-c", c, "-d", f"{d}s", "--latency", *extra, url]
     if tool == "k6":
+        stats = ["--summary-trend-stats", "avg,min,med,max,p(90),p(99)", "--summary-export", summary]
         return [
-            "k6", "run", "--quiet", "--no-color", "--vus", str(concurrency), "--duration", f"{duration}s",
-            "--summary-trend-stats", "avg,min,med,max,p(90),p(99)", "--summary-export", summary, *extra, script,
-        ]  # fmt: skip
+            "k6",
+            "run",
+            "--quiet",
+            "--no-color",
+            "--vus",
+            c,
+            "--duration",
+            f"{d}s",
+            *stats,
+            *extra,
+            script,
+        ]
     raise ValueError(tool)
 
 
