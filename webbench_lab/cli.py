@@ -55,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (start, stop, app_sub.choices["list"], build):
         p.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
 
+    bench = sub.add_parser("bench", help="run a benchmark suite and keep everything in results/")
+    bench.add_argument("--suite", default="web_bench_2011", help="suite name (suites/NAME.yml) or path")
+    bench.add_argument("--only", action="append", default=[], help="only these systems (repeat or a,b)")
+    bench.add_argument("--levels", help="levels to run, e.g. 1,2")
+    bench.add_argument("--duration", type=int, help="seconds of measurement per case")
+    bench.add_argument("--repeats", type=int, help="repeats per case")
+    bench.add_argument("--load-tool", help="siege, wrk or k6 instead of the suite's tool")
+    bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
+    bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
+    bench.add_argument("--results", help="results root (default: results/)")
+    bench.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
+
     ver = sub.add_parser("verify", help="check every endpoint of the systems from the generator")
     ver.add_argument("systems", nargs="*", help="systems to verify (default: all)")
     ver.add_argument("--level", default="1", help="level to start a system that is not running")
@@ -94,6 +106,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from webbench_lab.appcli import app_command
 
         return app_command(args, resolve_inventory(args.inventory))
+    if args.command == "bench":
+        from webbench_lab.benchcli import bench_command
+
+        inventory = None if args.dry_run else resolve_inventory(args.inventory)
+        return bench_command(args, inventory)
     if args.command == "verify":
         from webbench_lab.appcli import verify_command
 

@@ -322,9 +322,134 @@ def probe(urls: list[str], timeout: float = 30.0) -> dict:
     return {"ok": True, "answers": answers}
 
 
+def run(spec: dict) -> dict:
+    """Run the spec's processes at once to completion (the load), each writing its own output
+    file; marked like a system so that `stop <name>` ends them for sure from another session."""
+    name = spec["name"]
+    run_dir = _run_dir(name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env_base = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(run_dir),
+        MARKER: name,
+    }
+    for rel, text in spec.get("files", {}).items():
+        (run_dir / rel).write_text(text)
+    started = time.time()
+    children = []
+    with contextlib.suppress(OSError):  # already a group leader: the marker still finds them
+        os.setsid()
+    for proc in spec["processes"]:
+        out = open(proc["out"], "wb")  # noqa: SIM115 - closed below
+        children.append(
+            (
+                subprocess.Popen(
+                    proc["argv"],
+                    env={**env_base, **proc.get("env", {})},
+                    cwd=str(run_dir),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                ),
+                out,
+            )
+        )
+    deadline = started + spec.get("timeout", 600)
+    codes = []
+    for child, out in children:
+        try:
+            codes.append(child.wait(timeout=max(0.1, deadline - time.time())))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            codes.append(child.wait())
+        out.close()
+    return {"ok": True, "exit_codes": codes, "seconds": round(time.time() - started, 3)}
+
+
+def _cpu_ticks(cpus: set[int]) -> int:
+    """Busy jiffies of the given CPUs (user+nice+system+irq+softirq+steal) from /proc/stat."""
+    busy = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        head = line.split()[0] if line else ""
+        if head.startswith("cpu") and head[3:].isdigit() and int(head[3:]) in cpus:
+            f = [int(x) for x in line.split()[1:9]]
+            busy += f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
+    return busy
+
+
+def _allowed_cpus() -> set[int]:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            cpus: set[int] = set()
+            for part in line.split(":", 1)[1].strip().split(","):
+                lo, _, hi = part.partition("-")
+                cpus.update(range(int(lo), int(hi or lo) + 1))
+            return cpus
+    return set(range(os.cpu_count() or 1))
+
+
+def _proc_usage(pids: list[int]) -> tuple[int, int]:
+    """(cpu ticks, RSS kB) summed over pids."""
+    ticks = rss = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks, rss
+
+
+def sampler(target: str, out_path: str, interval: float = 1.0) -> None:
+    """Once per `interval`: this host's CPU% (of the CPUs it may use) and the CPU% and RSS of the
+    processes marked WEBBENCH_APP=<target>, as JSON lines. Runs until stopped."""
+    hz = os.sysconf("SC_CLK_TCK")
+    cpus = _allowed_cpus()
+    last_host = _cpu_ticks(cpus)
+    per_pid: dict[int, int] = {}
+    last_t = time.monotonic()
+    with open(out_path, "a", buffering=1) as out:
+        while True:
+            time.sleep(interval)
+            now = time.monotonic()
+            dt = now - last_t
+            host = _cpu_ticks(cpus)
+            pids = _marked(target)
+            proc_delta = 0
+            seen = {}
+            rss = 0
+            for pid in pids:
+                ticks, kb = _proc_usage([pid])
+                seen[pid] = ticks
+                proc_delta += ticks - per_pid.get(pid, ticks)
+                rss += kb
+            per_pid = seen
+            out.write(
+                json.dumps(
+                    {
+                        "t": round(time.time(), 3),
+                        "host_cpu_pct": round(100.0 * (host - last_host) / hz / dt / len(cpus), 2),
+                        "cpus": len(cpus),
+                        "proc_cpu_pct": round(100.0 * proc_delta / hz / dt, 2),
+                        "rss_kb": rss,
+                        "processes": len(pids),
+                    }
+                )
+                + "\n"
+            )
+            last_host, last_t = host, now
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else ""
-    payload = json.loads(sys.stdin.read() or "{}") if command in ("start", "probe") else {}
+    if command == "sampler":
+        sampler(argv[2], argv[3])
+        return 0
+    payload = json.loads(sys.stdin.read() or "{}") if command in ("start", "probe", "run") else {}
     if command == "start":
         result = start(payload)
     elif command == "stop":
@@ -336,6 +461,8 @@ def main(argv: list[str]) -> int:
         result = {"ok": True, "listening": sorted(listening_ports())}
     elif command == "probe":
         result = probe(payload["urls"])
+    elif command == "run":
+        result = run(payload)
     else:
         result = {"ok": False, "error": f"unknown command {command!r}"}
     sys.stdout.write(json.dumps(result) + "\n")

@@ -1,0 +1,214 @@
+"""`webbench-lab bench`: plan, run and report a suite; Ctrl-C and lost hosts end it cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+from pathlib import Path
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from webbench_lab import report
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.hostctl import HostControl
+from webbench_lab.inventory import LabInventory, load_inventory
+from webbench_lab.lifecycle import Lab
+from webbench_lab.paths import REPO
+from webbench_lab.results import ResultsDir, default_root
+from webbench_lab.runner import Options, Runner, effective_suite, expected_seconds, plan
+from webbench_lab.suites import load_suite
+from webbench_lab.templating import render
+from webbench_lab.ui import console, out
+
+
+def parse_levels(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        levels = [int(x) for x in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or any(x < 1 for x in levels):
+        raise UserError(f"--levels {text!r}: give positive integers separated by commas, e.g. 1,2,4")
+    return levels
+
+
+def bench_command(args: argparse.Namespace, inventory_path: Path | None) -> int:
+    suite = load_suite(args.suite)
+    opts = Options(
+        only=[s for item in args.only for s in item.split(",") if s],
+        levels=parse_levels(args.levels),
+        duration=_positive(args.duration, "--duration"),
+        repeats=_positive(args.repeats, "--repeats"),
+        load_tool=args.load_tool,
+        quick=args.quick,
+    )
+    run_suite = effective_suite(suite, opts)
+    cases = plan(run_suite)
+    if args.dry_run:
+        _print_plan(run_suite, cases)
+        return 0
+    assert inventory_path is not None
+    inventory = load_inventory(inventory_path)
+    results = ResultsDir(Path(args.results) if args.results else default_root(), run_suite.name)
+    assert suite.path is not None
+    results.copy_suite(suite.path)
+    console.print(f"results: {results.path}")
+    with Lab(inventory) as lab:
+        runner = Runner(lab, run_suite, results, _Progress(len(cases), run_suite, cases))
+        results.start_manifest(
+            suite=run_suite.name,
+            settings=_settings(run_suite, opts),
+            planned_cases=[c.key for c in cases],
+            inventory=_inventory_without_secrets(inventory),
+            lab_commit=_git_commit(),
+            versions=_versions(lab, runner),
+        )
+        try:
+            with runner.progress:
+                runner.run(cases)
+                runner.progress.finish()
+        except KeyboardInterrupt:
+            problems = runner.emergency_stop(run_suite.systems)
+            _finish(results, run_suite, complete=False, interrupted=True, cleanup_problems=problems)
+            console.print(
+                f"webbench-lab: interrupted: load and systems stopped; finished cases kept in {results.path}",
+                markup=False,
+            )
+            return 130
+        except (LabFailure, UserError, OSError, EOFError) as exc:
+            problems = []
+            try:
+                problems = runner.emergency_stop(run_suite.systems)
+            except Exception as cleanup:  # the host may be gone: say so, keep the results
+                problems.append(str(cleanup))
+            _finish(results, run_suite, complete=False, error=str(exc), cleanup_problems=problems)
+            console.print(
+                f"webbench-lab: run stopped: {exc}; finished cases kept in {results.path}", markup=False
+            )
+            return 1
+        finally:
+            runner.close()
+    _finish(results, run_suite, complete=True)
+    for table in report.rich_tables(run_suite, list(results.rows.values())):
+        out.print(table)
+    out.print(report.FOOTNOTE)
+    out.print(f"results: {results.path}")
+    return 1 if runner.failed else 0
+
+
+def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
+    results.finish_manifest(complete, **fields)
+    text = report.markdown(suite, list(results.rows.values()), results.manifest)
+    results.write_text(results.path / "report.md", text)
+
+
+def _positive(value: int | None, flag: str) -> int | None:
+    if value is not None and value < 1:
+        raise UserError(f"{flag} {value}: give a positive number")
+    return value
+
+
+def _settings(suite, opts: Options) -> dict:
+    return {
+        "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
+        "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
+        "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
+        "quick": opts.quick,
+    }  # fmt: skip
+
+
+def _print_plan(suite, cases) -> None:
+    table = Table("#", "case", "system", "level", "scenario", "endpoint", title=f"plan: {suite.name}")
+    for i, c in enumerate(cases, 1):
+        table.add_row(str(i), c.key, c.system, str(c.level), c.scenario, c.endpoint)
+    out.print(table)
+    seconds = expected_seconds(suite, cases)
+    out.print(
+        f"{len(cases)} cases with {suite.load_tool}, {suite.concurrency} concurrent, "
+        f"{suite.duration} s each after {suite.warmup} s warm-up: about {seconds / 60:.1f} minutes"
+    )
+
+
+def _inventory_without_secrets(inventory: LabInventory) -> dict:
+    """Hosts as the run used them; key files are named, never read; passwords never kept."""
+    return {
+        name: {"groups": list(h.groups), "address": h.address, "port": h.port, "user": h.user,
+               "bench_address": h.bench_address, "cpus": h.cpus, "become": h.become}
+        for name, h in inventory.hosts.items()
+    }  # fmt: skip
+
+
+def _git_commit() -> str:
+    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True)
+    commit = proc.stdout.strip() or "unknown"
+    return commit + ("+uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def _versions(lab: Lab, runner: Runner) -> dict:
+    """Versions of the tools and systems, and siege's effective configuration."""
+
+    def first(hc: HostControl, command: str) -> str:
+        text = hc.sh(f"{command} 2>&1 || true").stdout.strip()
+        return text.splitlines()[0] if text else ""
+
+    gen = runner.generators[0]
+    rc = "/tmp/.webbench-siegerc"
+    gen.sh(f"cat > {rc}", stdin=render("generator/siegerc.j2", concurrency=200, benchmark="false", limit=255))
+    return {
+        "generator": {
+            "siege": first(gen, "siege --version"),
+            "siege_config": gen.sh(f"HOME=/tmp siege -C -R {rc} 2>&1 || true").stdout,
+            "wrk": first(gen, "wrk -v"),
+            "k6": first(gen, "k6 version"),
+        },
+        "server": {
+            "go": first(lab.server, "go version"),
+            "nginx": first(lab.server, "nginx -v"),
+            "redis": first(lab.server, "redis-server --version"),
+            "python_stack": lab.server.sh(
+                f"{lab.paths.venv}/bin/pip freeze 2>/dev/null || true"
+            ).stdout.split(),
+            "kernel": first(lab.server, "uname -r"),
+        },
+    }
+
+
+class _Progress:
+    """A rich progress bar: current case, i of N, elapsed and ETA."""
+
+    def __init__(self, total: int, suite, cases) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+        )  # fmt: skip
+        self.task = self.bar.add_task("starting", total=total)
+        self.started = time.monotonic()
+        self.done = -1
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+    def system(self, name: str, level: int) -> None:
+        self.bar.update(self.task, description=f"{name} level {level}: start + verify")
+
+    def case(self, case) -> None:
+        self.done += 1
+        self.bar.update(self.task, completed=self.done, description=f"{case.key}")
+
+    def finish(self) -> None:
+        self.bar.update(self.task, completed=self.done + 1)

@@ -1,0 +1,87 @@
+"""A run's results directory: results/<UTC timestamp>-<suite>/, new every run, never overwritten.
+
+Every file is written atomically, and summary.csv/summary.json are rewritten after each case, so a
+crash or Ctrl-C leaves every finished case intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from webbench_lab.fsutil import write_atomic
+from webbench_lab.paths import REPO
+
+SUMMARY_FIELDS = [
+    "case", "system", "level", "scenario", "endpoint", "repeat", "status", "reason", "load_tool",
+    "concurrency", "duration_s", "rate", "requests", "failures", "availability", "p50_ms", "p90_ms",
+    "p99_ms", "mean_ms", "generator_cpu_pct", "generator_bound", "server_cpu_pct",
+    "server_app_cpu_pct", "server_rss_mb",
+]  # fmt: skip
+
+
+class ResultsDir:
+    def __init__(self, root: Path, suite_name: str) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        base = root / f"{stamp}-{suite_name}"
+        path, n = base, 1
+        while True:
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+        self.path = path
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.manifest: dict[str, Any] = {}
+
+    def case_dir(self, case) -> Path:
+        d = self.path / "cases" / case.key
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write_text(self, path: Path, text: str) -> None:
+        write_atomic(path, text)
+
+    def write_json(self, path: Path, data: Any) -> None:
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+    def write_case(self, case, record: dict[str, Any]) -> None:
+        self.write_json(self.case_dir(case) / "case.json", record)
+        self.rows[case.key] = record
+        self.write_summary()
+
+    def write_summary(self) -> None:
+        rows = list(self.rows.values())
+        self.write_json(self.path / "summary.json", rows)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in SUMMARY_FIELDS})
+        self.write_text(self.path / "summary.csv", buf.getvalue())
+
+    def start_manifest(self, **fields: Any) -> None:
+        self.manifest = {"complete": False, "started": _iso(), **fields}
+        self.write_json(self.path / "manifest.json", self.manifest)
+
+    def finish_manifest(self, complete: bool, **fields: Any) -> None:
+        self.manifest.update(complete=complete, ended=_iso(), **fields)
+        self.write_json(self.path / "manifest.json", self.manifest)
+
+    def copy_suite(self, suite_path: Path) -> None:
+        shutil.copyfile(suite_path, self.path / "suite.yml")
+
+
+def default_root() -> Path:
+    return REPO / "results"
+
+
+def _iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
