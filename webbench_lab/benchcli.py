@@ -167,7 +167,8 @@ def _versions(lab: Lab, runner: Runner) -> dict:
     gen.sh(f"cat > {rc}", stdin=render("generator/siegerc.j2", concurrency=200, benchmark="false", limit=255))
     return {
         "generator": {
-            "siege": first(gen, "siege --version"),
+            # siege's first run only writes ~/.siege and says so: keep the line that names it.
+            "siege": first(gen, "siege --version 2>&1 | grep -m1 SIEGE"),
             "siege_config": gen.sh(f"HOME=/tmp siege -C -R {rc} 2>&1 || true").stdout,
             "wrk": first(gen, "wrk -v"),
             "k6": first(gen, "k6 version"),

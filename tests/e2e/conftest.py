@@ -1,7 +1,7 @@
 """The e2e tests share one real local lab per session: built fresh, provisioned once.
 
 Files run in name order: test_1_lab (hosts and provisioning), test_2_apps (the systems under
-test), test_3_teardown (`lab up` again, `lab down`, cleaning a half-built lab).
+test), test_3_bench (the runner), test_4_teardown (`lab up` again, `lab down`, cleaning a half-built lab).
 """
 
 from __future__ import annotations
