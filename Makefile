@@ -6,16 +6,20 @@ BIN := $(VENV)/bin
 WBL := $(BIN)/webbench-lab
 INVENTORY ?=
 ENGINE ?= pyinfra
+SUITE ?= web_bench_2011
+QUICK ?=
+BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 # Control-machine packages: always, and for the local lab only.
 APT_DEPS := python3-venv openssh-client iproute2 git
 APT_DEPS_LOCAL := debootstrap apt-cacher-ng util-linux
 
-.PHONY: help deps deps-local venv lab down status provision test test-unit lint lock clean-cache
+.PHONY: help deps deps-local venv lab down status provision bench bench-overhead test test-unit lint lock clean-cache
 
 help:
 	@echo "sudo make lab [INVENTORY=path] [ENGINE=pyinfra]  build the local lab (or use INVENTORY) and provision it"
+	@echo "sudo make bench [SUITE=fastapi_gin_2025] [QUICK=1] [INVENTORY=path]  run a suite into results/"
 	@echo "sudo make down | make status                     stop the local lab | show its hosts"
 	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff | re-pin apps/python-stack.lock"
 
@@ -51,6 +55,13 @@ endif
 
 provision: venv
 	$(WBL) provision $(if $(INVENTORY),-i $(INVENTORY)) --engine $(ENGINE)
+
+bench: venv
+	$(WBL) bench --suite $(SUITE) $(if $(QUICK),--quick) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
+
+# Benchmark of the runner itself (not a test): wall time / (measurement + warm-up), goal <= 1.10.
+bench-overhead: venv
+	$(BIN)/python -m webbench_lab.overhead --suite $(SUITE) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
 
 down: venv
 	$(WBL) lab down

@@ -220,13 +220,13 @@ class Runner:
         for hc, spec, _answer in zip(self.generators, specs, answers, strict=True):
             remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
             for p_index, proc in enumerate(spec["processes"]):
-                remote = proc["out"]
-                if suite.load_tool == "k6":
-                    remote = f"{remote_dir}/{run_id}-{p_index}.summary.json"
-                text = hc.sh(f"cat {remote} 2>/dev/null || true").stdout
-                raw = hc.sh(f"cat {proc['out']} 2>/dev/null || true").stdout
-                out_dir.mkdir(parents=True, exist_ok=True)
                 name = f"{hc.host.name}-{suite.load_tool}-{p_index}"
+                raw = hc.sh(f"cat {proc['out']} 2>/dev/null || true").stdout
+                text = raw
+                if suite.load_tool == "k6":  # the figures are in k6's summary export
+                    text = hc.sh(
+                        f"cat {remote_dir}/{run_id}-{p_index}.summary.json 2>/dev/null || true"
+                    ).stdout
                 if keep:
                     self.results.write_text(out_dir / f"{name}.out", raw)
                     if suite.load_tool == "k6":
