@@ -8,6 +8,7 @@ import shlex
 import uuid
 from typing import Any
 
+import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
@@ -40,17 +41,21 @@ class HostControl:
         Standard input travels as a file over SFTP: invoke does not close the remote stdin when
         its in_stream ends, so a reader would wait for an EOF that comes late.
         """
-        if stdin is not None:
-            path = f"/tmp/.webbench-lab-{uuid.uuid4().hex}"
-            self.conn.put(io.BytesIO(stdin.encode()), path)
-            command = f"{command} < {path}; rc=$?; rm -f {path}; exit $rc"
-        wrapped = f"sh -c {shlex.quote(command)}"
-        if self.host.become:
-            wrapped = "sudo -n " + wrapped
         try:
+            if stdin is not None:
+                path = f"/tmp/.webbench-lab-{uuid.uuid4().hex}"
+                self.conn.put(io.BytesIO(stdin.encode()), path)
+                command = f"{command} < {path}; rc=$?; rm -f {path}; exit $rc"
+            wrapped = f"sh -c {shlex.quote(command)}"
+            if self.host.become:
+                wrapped = "sudo -n " + wrapped
             result = self.conn.run(wrapped, hide=True, warn=True, timeout=timeout, in_stream=False)
         except CommandTimedOut:
             raise LabFailure(f"host {self.host.name}: `{command[:80]}` timed out after {timeout} s") from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise LabFailure(
+                f"host {self.host.name} ({self.host.endpoint}): connection lost ({type(exc).__name__}: {exc})"
+            ) from None
         if check and result.exited != 0:
             tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
             raise LabFailure(f"host {self.host.name}: `{command[:80]}` failed (exit {result.exited}): {tail}")
