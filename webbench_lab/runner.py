@@ -105,11 +105,14 @@ class Runner:
         self.suite = suite
         self.results = results
         self.progress = progress
-        self.generators = [HostControl(h) for h in lab.inventory.group("generator")]
+        # The lab's connection to the first generator serves here too; others get their own.
+        others = [HostControl(h) for h in lab.inventory.group("generator")[1:]]
+        self.generators = [lab.generator, *others]
+        self._own = others
         self.failed = 0
 
     def close(self) -> None:
-        for hc in self.generators:
+        for hc in self._own:
             hc.close()
 
     # -- the run ------------------------------------------------------------------------------
