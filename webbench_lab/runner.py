@@ -27,11 +27,13 @@ from webbench_lab.suites import Suite
 from webbench_lab.systems import System
 from webbench_lab.systems import get as get_system
 from webbench_lab.templating import render
+from webbench_lab.verify import NOT_BUILDABLE
 
 LOAD = "load"
 SAMPLER = "sampler"
 CASE_OVERHEAD_S = 6.0  # start, verify, stop and fetching logs, per case, for --dry-run's estimate
 GENERATOR_BOUND_PCT = 90.0
+LOAD_GRACE_S = 10  # seconds a load tool may run past its duration before it gets SIGINT
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Runner:
         self.generators = [lab.generator, *others]
         self._own = others
         self.failed = 0
+        self.last_interrupted = False
 
     def close(self) -> None:
         for hc in self._own:
@@ -157,8 +160,12 @@ class Runner:
         self.lab.stop(system)
 
     def _failed(self, case: Case, reason: str) -> None:
-        self.failed += 1
-        self.results.write_case(case, {"status": "failed", "reason": reason, **_case_fields(case)})
+        """A row that today's toolchain cannot build is reported as such and does not fail the run
+        (like `verify`); any other reason does."""
+        status = "not buildable" if reason.startswith(f"start: {NOT_BUILDABLE}") else "failed"
+        if status == "failed":
+            self.failed += 1
+        self.results.write_case(case, {"status": status, "reason": reason, **_case_fields(case)})
 
     # -- one measurement ----------------------------------------------------------------------
 
@@ -188,6 +195,7 @@ class Runner:
             "concurrency": suite.concurrency,
             "started": _iso(started),
             "ended": _iso(time.time()),
+            "load_interrupted": self.last_interrupted,
         }
         if errors or not parsed:
             self.failed += 1
@@ -219,6 +227,7 @@ class Runner:
                 )
             specs.append({"name": LOAD, "processes": processes, "files": files, "timeout": seconds + 120})
         answers = self._run_everywhere(specs, timeout=seconds + 180)
+        self.last_interrupted = any(any(a.get("interrupted", [])) for a in answers)
         outputs = []
         for hc, spec, _answer in zip(self.generators, specs, answers, strict=True):
             remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"

@@ -42,7 +42,7 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
         "--results",
         str(tmp_path),
     )
-    assert proc.returncode == 1, proc.stdout  # twister's cases fail: not buildable
+    assert proc.returncode == 0, proc.stderr  # twister's rows are reported, not counted as failures
     path = run_dir_of(proc)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["complete"] is True and manifest["lab_commit"]
@@ -53,10 +53,11 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert set(rows) == set(manifest["planned_cases"]) and len(rows) == 6
     for key, row in rows.items():
         if key.startswith("twister"):
-            assert row["status"] == "failed" and "not buildable" in row["reason"]
+            assert row["status"] == "not buildable" and "cannot find module providing" in row["reason"]
             continue
         assert row["status"] == "ok", row
         assert row["rate"] > 0 and row["requests"] > 0 and row["availability"] == 100.0
+        assert row["load_interrupted"] is False
         assert row["server_rss_mb"] > 0 and row["generator_cpu_pct"] is not None
         assert isinstance(row["generator_bound"], bool)
         case_dir = path / "cases" / key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyinfra import host
 
@@ -25,22 +26,21 @@ class Artifacts:
     sources: Bundle
     goproxy: Bundle
     backend_group: bool  # the inventory has a `backend` group (else the generator serves the API)
+    k6: Path  # the k6 binary built on the control machine
 
 
 def site(artifacts: Artifacts) -> None:
     common_base()
     app_user()
-    # Go on every host: the server builds the Go systems, the generator the upstream API (and k6).
+    # Go on every host: the server builds the Go systems, the generator the upstream API.
     go_toolchain(artifacts.toolchain)
     apps(artifacts.sources, artifacts.goproxy)
     programs = []
     if "backend" in host.groups or ("generator" in host.groups and not artifacts.backend_group):
         programs.append("backend")  # the upstream API of Lab B's /data/
-    if "generator" in host.groups:
-        programs.append("k6")  # Lab B's load generator
     go_programs(artifacts.sources, programs)
     if "generator" in host.groups:
-        load_generators()
+        load_generators(artifacts.k6)
     if "server" in host.groups:
         python_stack(artifacts.wheels)
         web_services()

@@ -81,12 +81,15 @@ def provision(inventory: LabInventory) -> ProvisionResult:
         step,
     )
     wheels = artifacts.wheelhouse(step)
+    go = artifacts.control_go(toolchain)
+    goproxy = artifacts.go_modules(go, step)
     bundle = Artifacts(
         toolchain=toolchain,
         wheels=wheels,
         sources=artifacts.apps_bundle(),
-        goproxy=artifacts.go_modules(artifacts.control_go(toolchain), step),
+        goproxy=goproxy,
         backend_group=bool(inventory.group("backend")),
+        k6=artifacts.k6_binary(go, step),
     )
     step(
         f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "
