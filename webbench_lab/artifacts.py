@@ -157,26 +157,20 @@ def go_modules(go: Path, say) -> Bundle:
     if tarball.is_file():
         return Bundle(tarball, digest)
     say("go mod download for the Go apps into the lab's module proxy directory")
-    env = {
-        **os.environ,
-        "GOMODCACHE": str(gomod),
-        "GOFLAGS": "-modcacherw -mod=mod",
-        "GOTOOLCHAIN": "local",
-        "GOWORK": "off",
-    }
     for module in modules:
-        subprocess.run(
-            [str(go), "mod", "download"],
-            cwd=module,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
+        _run_go(go, ["mod", "download"], module, gomod, "-modcacherw -mod=mod")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     _pack(gomod / "cache" / "download", tarball, skip=("golang.org/toolchain",))
     return Bundle(tarball, digest)
+
+
+def _run_go(go: Path, args: list[str], cwd: Path, gomodcache: Path, goflags: str, **env: str):
+    """The pinned go command on the control machine, with the lab's module cache, no workspace and
+    no toolchain switching."""
+    full_env = {**os.environ, "GOMODCACHE": str(gomodcache), "GOFLAGS": goflags,
+                "GOTOOLCHAIN": "local", "GOWORK": "off", **env}  # fmt: skip
+    return subprocess.run([str(go), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=3600, check=False)  # fmt: skip
 
 
 def k6_binary(go: Path, say) -> Path:
@@ -189,24 +183,15 @@ def k6_binary(go: Path, say) -> Path:
         return binary
     binary.parent.mkdir(parents=True, exist_ok=True)
     say("go build k6 (go.k6.io/k6, pinned in apps/k6/go.mod) on the control machine, once")
-    env = {
-        **os.environ,
-        "GOMODCACHE": str(cache_dir() / "gomod-apps"),
-        "GOCACHE": str(cache_dir() / "gocache"),
-        "GOFLAGS": "-modcacherw -mod=readonly",
-        "GOTOOLCHAIN": "local",
-        "GOWORK": "off",
-        "CGO_ENABLED": "0",
-    }
     tmp = binary.with_suffix(".partial")
-    out = subprocess.run(
-        [str(go), "build", "-trimpath", "-o", str(tmp), "."],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
+    out = _run_go(
+        go,
+        ["build", "-trimpath", "-o", str(tmp), "."],
+        src,
+        cache_dir() / "gomod-apps",
+        "-modcacherw -mod=readonly",
+        GOCACHE=str(cache_dir() / "gocache"),
+        CGO_ENABLED="0",
     )
     if out.returncode != 0:
         raise LabFailure(f"go build of k6 failed: {' | '.join(out.stderr.strip().splitlines()[-3:])}")
