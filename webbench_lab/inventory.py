@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from webbench_lab.errors import UserError
+from webbench_lab.yamlfile import display, load_mapping
 
 # Ansible reads its configuration when first imported: only the YAML inventory plugin, and an
 # unparsable source is an error instead of a warning and an empty inventory.
@@ -60,7 +59,7 @@ class LabInventory:
 def load_inventory(path: Path) -> LabInventory:
     """Parse `path` with Ansible's InventoryManager and VariableManager, then validate it."""
     path = Path(path)
-    where = _display(path)
+    where = display(path)
     if not path.is_file():
         raise UserError(
             f"{where}: no such inventory file; pass -i with the path of an Ansible YAML inventory "
@@ -170,20 +169,9 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
 
 def _check_yaml(path: Path, where: str) -> None:
     """Ansible's own error for broken YAML is long; say where it breaks in one line."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{where}: invalid YAML{line}: {exc.problem}; fix the syntax") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{where}: invalid YAML: {exc}; fix the syntax") from None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot read: {exc.strerror}") from None
-    if not isinstance(data, dict) or "all" not in data:
-        raise UserError(
-            f"{where}: not an Ansible YAML inventory (no top-level 'all:'); see inventory/example-two-pc.yml"
-        )
+    not_inventory = "not an Ansible YAML inventory (no top-level 'all:'); see inventory/example-two-pc.yml"
+    if "all" not in load_mapping(path, not_inventory):
+        raise UserError(f"{where}: {not_inventory}")
 
 
 _MAGIC_PREFIXES = ("ansible_", "group_names", "groups", "inventory_", "omit", "playbook_dir")
@@ -198,10 +186,3 @@ def _is_magic(key: str) -> bool:
 def _resolve(value: Any, base: Path) -> Path:
     p = Path(os.path.expanduser(str(value)))
     return p if p.is_absolute() else (base / p).resolve()
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from webbench_lab import systems as systems_mod
 from webbench_lab.errors import UserError
 from webbench_lab.loadtools import TOOLS
 from webbench_lab.paths import REPO
+from webbench_lab.yamlfile import display, load_mapping
 
 SUITES = REPO / "suites"
 DEFAULT_SUITE = "web_bench_2011"
@@ -92,16 +91,11 @@ def resolve(name_or_path: str) -> Path:
 
 def load_suite(name_or_path: str) -> Suite:
     path = resolve(name_or_path)
-    where = str(path.relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
+    where = display(path)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SUITES.glob("*.yml")))
         raise UserError(f"{where}: no such suite; known suites: {known}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"{where}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping of suite fields")
+    data = load_mapping(path, "expected a mapping of suite fields")
 
     def fail(fname: str, expected: str, value: Any = None) -> UserError:
         got = f", got {type(value).__name__} {value!r}" if value is not None else ""

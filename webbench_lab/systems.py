@@ -12,11 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from webbench_lab.errors import UserError
 from webbench_lab.paths import REPO
 from webbench_lab.templating import environment, render
+from webbench_lab.yamlfile import display, load_mapping
 
 APPS = REPO / "apps"
 MODELS = ("goroutines", "processes", "workers", "nginx-proxy", "nginx-fastcgi")
@@ -68,13 +67,8 @@ def all_systems() -> dict[str, System]:
 
 
 def load_system(path: Path) -> System:
-    where = f"{path.relative_to(REPO)}" if path.is_relative_to(REPO) else str(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"{where}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping of fields")
+    where = display(path)
+    data = load_mapping(path)
     for key, typ in REQUIRED.items():
         if key not in data:
             raise UserError(f"{where}: field '{key}' is missing ({typ.__name__})")
