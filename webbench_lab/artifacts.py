@@ -62,22 +62,25 @@ def server_wheel_args() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Wheelhouse:
+class Bundle:
+    """A directory shipped to the hosts as one tarball, unpacked into a folder named by digest
+    (the wheelhouse, named by the lock's digest; the apps' sources; their Go modules)."""
+
     tarball: Path
-    digest: str  # sha256 of the lock file: names the wheelhouse on the hosts
+    digest: str
 
 
 def lock_digest() -> str:
     return hashlib.sha256(PYTHON_LOCK.read_bytes()).hexdigest()[:16]
 
 
-def wheelhouse(say) -> Wheelhouse:
+def wheelhouse(say) -> Bundle:
     """Every wheel of the lock for CPython 3.11 x86_64, packed into one deterministic tarball."""
     digest = lock_digest()
     root = cache_dir() / "wheelhouse"
     tarball = root / f"wheelhouse-{digest}.tar"
     if tarball.is_file():
-        return Wheelhouse(tarball, digest)
+        return Bundle(tarball, digest)
     staging = root / f".download-{digest}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -86,7 +89,7 @@ def wheelhouse(say) -> Wheelhouse:
     run([*args, *server_wheel_args(), "-r", str(PYTHON_LOCK)], timeout=1800)
     _pack(staging, tarball)
     shutil.rmtree(staging)
-    return Wheelhouse(tarball, digest)
+    return Bundle(tarball, digest)
 
 
 def _pack(src: Path, tarball: Path, skip: tuple[str, ...] = ()) -> None:
@@ -125,14 +128,6 @@ def tree_digest(root: Path, skip: tuple[str, ...] = ()) -> str:
     return digest.hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """A directory shipped to the hosts as one tarball, unpacked into a folder named by digest."""
-
-    tarball: Path
-    digest: str
-
-
 def apps_bundle() -> Bundle:
     """The apps/ folder (sources of every system, the shared workload, the upstream API)."""
     digest = tree_digest(APPS_DIR)
@@ -165,12 +160,15 @@ def go_modules(go: Path, say) -> Bundle:
 
 
 def _run_go(go: Path, args: list[str], cwd: Path, gomodcache: Path, goflags: str, **env: str):
-    """The pinned go command on the control machine, with the lab's module cache, no workspace and
-    no toolchain switching."""
+    """A go command on the control machine, with the lab's module cache, no workspace and no
+    toolchain switching; a run that hangs becomes one line."""
     full_env = {**os.environ, "GOMODCACHE": str(gomodcache), "GOFLAGS": goflags,
                 "GOTOOLCHAIN": "local", "GOWORK": "off", **env}  # fmt: skip
-    return subprocess.run([str(go), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=3600, check=False)  # fmt: skip
+    try:
+        return subprocess.run([str(go), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                              timeout=3600, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise LabFailure(f"`go {' '.join(args)}` did not finish within an hour") from None
 
 
 def k6_binary(go: Path, say) -> Path:
@@ -243,24 +241,13 @@ def go_toolchain(version: str, module_version: str, h1: str, say) -> GoToolchain
                 "module; install it (`apt-get install golang-go`; `make lab` does)"
             )
         say(f"go mod download golang.org/toolchain@{module_version}")
-        env = {
-            **os.environ,
-            "GOMODCACHE": str(gomod),
-            "GOFLAGS": "-modcacherw",
-            "GOTOOLCHAIN": "local",
-        }
-        try:
-            out = subprocess.run(
-                [go, "mod", "download", "-json", f"golang.org/toolchain@{module_version}"],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=cache_dir(),
-                timeout=1800,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise LabFailure("go mod download of the Go toolchain timed out") from None
+        out = _run_go(
+            Path(go),
+            ["mod", "download", "-json", f"golang.org/toolchain@{module_version}"],
+            cache_dir(),
+            gomod,
+            "-modcacherw",
+        )
         if out.returncode != 0:
             detail = out.stdout.strip() or out.stderr.strip()
             with contextlib.suppress(ValueError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import time
 from pathlib import Path
 
 from rich.progress import (
@@ -194,7 +193,6 @@ class _Progress:
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
         )  # fmt: skip
         self.task = self.bar.add_task("starting", total=total)
-        self.started = time.monotonic()
         self.done = -1
 
     def __enter__(self):

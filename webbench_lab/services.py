@@ -9,6 +9,7 @@ from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.hostctl import HostControl
 from webbench_lab.inventory import LabHost, LabInventory
+from webbench_lab.systems import run_as
 from webbench_lab.templating import render
 
 REDIS = "redis"
@@ -30,11 +31,6 @@ def api_url(inventory: LabInventory) -> str:
     return f"http://{host.bench_address}:{host_vars(host.vars)['backend_port']}"
 
 
-def _as_user(hc: HostControl) -> list[str]:
-    user = hc.vars["common_app_user"]
-    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
-
-
 def ensure_redis(server: HostControl) -> None:
     v = server.vars
     status = server.agent("status", REDIS)
@@ -43,7 +39,9 @@ def ensure_redis(server: HostControl) -> None:
     run_dir = f"{v['apps_run_root']}/{REDIS}"
     spec = {
         "name": REDIS,
-        "processes": [{"argv": [*_as_user(server), "redis-server", f"{run_dir}/redis.conf"]}],
+        "processes": [
+            {"argv": [*run_as(server.vars["common_app_user"]), "redis-server", f"{run_dir}/redis.conf"]}
+        ],
         "ports": [v["redis_port"]],
         "files": {"redis.conf": render("server/redis.conf.j2", redis_port=v["redis_port"], run_dir=run_dir)},
         "writable": [""],
@@ -67,7 +65,16 @@ def ensure_backend(hc: HostControl) -> None:
     spec = {
         "name": BACKEND,
         "processes": [
-            {"argv": [*_as_user(hc), built.binary, "-listen", listen, "-delay", str(v["backend_delay"])]}
+            {
+                "argv": [
+                    *run_as(hc.vars["common_app_user"]),
+                    built.binary,
+                    "-listen",
+                    listen,
+                    "-delay",
+                    str(v["backend_delay"]),
+                ]
+            }
         ],
         "ports": [v["backend_port"]],
         "address": hc.host.bench_address,

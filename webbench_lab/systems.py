@@ -122,12 +122,17 @@ class HostPaths:
         return f"{self.venv}/bin/python"
 
 
+def run_as(user: str) -> list[str]:
+    """argv prefix that drops root for the unprivileged app user (no PAM, works without login)."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+
+
 def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str]) -> dict[str, Any]:
     """What appctl needs to start `system` at `level`: argv per process, files, ports."""
     run_dir = f"{paths.run_root}/{system.name}"
     context = {"level": level, "python": paths.python, "venv": paths.venv, "apps": paths.apps}
     env = {**env, "PYTHONPATH": f"{paths.apps}/python", "PYTHONUNBUFFERED": "1"}
-    as_user = ["setpriv", f"--reuid={paths.user}", f"--regid={paths.user}", "--init-groups", "--"]
+    as_user = run_as(paths.user)
     files: dict[str, str] = {}
     processes: list[dict[str, Any]] = []
 

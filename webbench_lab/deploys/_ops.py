@@ -6,8 +6,10 @@ import io
 
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, files
+from pyinfra.facts.files import Directory
+from pyinfra.operations import apt, files, server
 
+from webbench_lab.artifacts import Bundle
 from webbench_lab.templating import render
 
 
@@ -29,3 +31,24 @@ def install_packages(name: str, packages: list[str]):
     if any(pkg not in installed for pkg in packages):
         apt.update(name="Update apt lists", cache_time=600)
     return apt.packages(name=name, packages=packages, no_recommends=True)
+
+
+def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str | None = None) -> str:
+    """Upload and unpack `bundle` into <parent>/<digest> once (point `link` at it); returns the
+    folder. An unpacked folder is never touched again, so a provisioned host shows no change."""
+    target = f"{parent}/{bundle.digest}"
+    files.directory(name=f"Directory {parent}", path=parent, user="root", group="root", mode="755")
+    if not host.get_fact(Directory, path=target):
+        upload = f"{parent}/.{bundle.tarball.name}"
+        files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")
+        server.shell(
+            name=f"Unpack {label} into {target}",
+            commands=[
+                f"rm -rf {target}.partial && mkdir -p {target}.partial",
+                f"tar -xf {upload} -C {target}.partial && chmod -R a+rX {target}.partial",
+                f"mv {target}.partial {target} && rm -f {upload}",
+            ],
+        )
+    if link:
+        files.link(name=f"{link} -> {label} {bundle.digest}", path=link, target=target)
+    return target

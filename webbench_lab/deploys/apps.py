@@ -8,30 +8,13 @@ from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import Directory, Sha1File
+from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files, server
 
 from webbench_lab.artifacts import Bundle
+from webbench_lab.deploys._ops import unpack_bundle
 
 AGENT = Path(__file__).resolve().parent.parent / "agent" / "appctl.py"
-
-
-def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str) -> None:
-    """Upload and unpack `bundle` into <parent>/<digest> once, and point `link` at it."""
-    target = f"{parent}/{bundle.digest}"
-    files.directory(name=f"Directory {parent}", path=parent, user="root", group="root", mode="755")
-    if not host.get_fact(Directory, path=target):
-        upload = f"{parent}/.{bundle.tarball.name}"
-        files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")
-        server.shell(
-            name=f"Unpack {label} into {target}",
-            commands=[
-                f"rm -rf {target}.partial && mkdir -p {target}.partial",
-                f"tar -xf {upload} -C {target}.partial && chmod -R a+rX {target}.partial",
-                f"mv {target}.partial {target} && rm -f {upload}",
-            ],
-        )
-    files.link(name=f"{link} -> {label} {bundle.digest}", path=link, target=target)
 
 
 @deploy("Apps")

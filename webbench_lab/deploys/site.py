@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyinfra import host
 
-from webbench_lab.artifacts import Bundle, GoToolchain, Wheelhouse
+from webbench_lab.artifacts import Bundle, GoToolchain
 from webbench_lab.deploys.app_user import app_user
 from webbench_lab.deploys.apps import apps, go_programs
 from webbench_lab.deploys.common import common_base
@@ -22,7 +22,7 @@ class Artifacts:
     """What the control machine fetched for the hosts."""
 
     toolchain: GoToolchain
-    wheels: Wheelhouse
+    wheels: Bundle
     sources: Bundle
     goproxy: Bundle
     backend_group: bool  # the inventory has a `backend` group (else the generator serves the API)
