@@ -225,7 +225,16 @@ class Runner:
                 processes.append(
                     {"argv": self._argv(hc, url, share, seconds, run_id, p_index, files), "out": out}
                 )
-            specs.append({"name": LOAD, "processes": processes, "files": files, "timeout": seconds + 120})
+            # siege 4.0.7 can hang after its time is up: SIGINT makes it print its summary.
+            specs.append(
+                {
+                    "name": LOAD,
+                    "processes": processes,
+                    "files": files,
+                    "interrupt_after": seconds + LOAD_GRACE_S,
+                    "timeout": seconds + 120,
+                }
+            )
         answers = self._run_everywhere(specs, timeout=seconds + 180)
         self.last_interrupted = any(any(a.get("interrupted", [])) for a in answers)
         outputs = []
