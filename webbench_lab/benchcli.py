@@ -25,7 +25,6 @@ from webbench_lab.paths import REPO
 from webbench_lab.results import ResultsDir, default_root
 from webbench_lab.runner import Options, Runner, effective_suite, expected_seconds, plan
 from webbench_lab.suites import load_suite
-from webbench_lab.templating import render
 from webbench_lab.ui import console, out
 
 
@@ -162,8 +161,7 @@ def _versions(lab: Lab, runner: Runner) -> dict:
         return text.splitlines()[0] if text else ""
 
     gen = runner.generators[0]
-    rc = "/tmp/.webbench-siegerc"
-    gen.sh(f"cat > {rc}", stdin=render("generator/siegerc.j2", concurrency=200, benchmark="false", limit=255))
+    rc = gen.vars["loadgen_siegerc"]  # rendered by provisioning (role loadgen)
     return {
         "generator": {
             # siege's first run only writes ~/.siege and says so: keep the line that names it.

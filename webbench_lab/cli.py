@@ -38,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     prov = sub.add_parser("provision", help="provision the generator and server hosts")
     prov.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
-    prov.add_argument("--engine", default="pyinfra", help="provisioning engine: pyinfra")
+    prov.add_argument("--engine", default="pyinfra", help="provisioning engine: pyinfra or ansible")
     prov.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    prov.add_argument(
+        "--check", action="store_true", help="change nothing: report what provisioning would change"
+    )
 
     app = sub.add_parser("app", help="build, start, stop and list the systems under test")
     app_sub = app.add_subparsers(dest="app_command", required=True, parser_class=_Parser)
@@ -76,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "provision":
-        # pyinfra runs on gevent, as its own CLI does: patch before paramiko or ssl are imported.
+    if args.command == "provision" and args.engine == "pyinfra":
+        # pyinfra runs on gevent, as its own CLI does (ansible-runner must not: its pty reads
+        # stall under it): patch before paramiko or ssl are imported.
         # The lab addresses are IPs: gevent's blocking resolver avoids its thread pool, which
         # prints tracebacks for lookups that paramiko expects to fail and handles.
         os.environ.setdefault("GEVENT_RESOLVER", "block")
@@ -151,13 +155,16 @@ def resolve_inventory(path: Path | None) -> Path:
 def _provision(args: argparse.Namespace) -> int:
     from webbench_lab.inventory import load_inventory
     from webbench_lab.provision import ENGINES
+    from webbench_lab.provision.result import print_check
 
     if args.engine not in ENGINES:
         raise UserError(f"--engine {args.engine}: unknown engine; choose one of {', '.join(ENGINES)}")
     inventory = load_inventory(resolve_inventory(args.inventory))
-    result = ENGINES[args.engine](inventory)
+    result = ENGINES[args.engine](inventory, check=args.check)
     if args.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+    elif args.check:
+        print_check(result)
     return 0 if result.ok else 1
 
 

@@ -1,18 +1,30 @@
-"""The shared desired-state variables (playbooks/group_vars/all.yml), read the same way by both engines."""
+"""The lab's desired-state variables: every role's defaults/main.yml, read the same way by both engines.
+
+Ansible gives role defaults the lowest precedence, so any inventory group or host var overrides
+them; pyinfra gets the same merge here. A variable defined by two roles is refused.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-import yaml
-
-from webbench_lab.paths import PYTHON_LOCK, SHARED_DEFAULTS
+from webbench_lab.errors import UserError
+from webbench_lab.paths import PYTHON_LOCK, ROLES
+from webbench_lab.yamlfile import display, load_mapping
 
 
 @cache
 def shared_defaults() -> dict[str, Any]:
-    return yaml.safe_load(SHARED_DEFAULTS.read_text())
+    merged: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for path in sorted(ROLES.glob("*/defaults/main.yml")):
+        role = path.parent.parent.name
+        for key, value in load_mapping(path).items():
+            if key in merged:
+                raise UserError(f"{display(path)}: '{key}' is already defined by role {owner[key]}; keep one")
+            merged[key], owner[key] = value, role
+    return merged
 
 
 def host_vars(inventory_vars: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class Lab:
             build_root=v["apps_build_root"],
             run_root=v["apps_run_root"],
             user=v["common_app_user"],
+            nginx_dir=v["nginx_fcgi_config_dir"],
+            nginx_levels=tuple(v["nginx_fcgi_levels"]),
         )
 
     def build(self, system: System, force: bool = False):

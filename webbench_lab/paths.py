@@ -9,7 +9,8 @@ REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "templates"
 INVENTORY_DIR = REPO / "inventory"
 LOCAL_INVENTORY = INVENTORY_DIR / "local.yml"
-SHARED_DEFAULTS = REPO / "playbooks" / "group_vars" / "all.yml"
+ROLES = REPO / "roles"
+PLAYBOOKS = REPO / "playbooks"
 PYTHON_LOCK = REPO / "apps" / "python-stack.lock"
 
 

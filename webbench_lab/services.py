@@ -10,7 +10,6 @@ from webbench_lab.errors import LabFailure
 from webbench_lab.hostctl import HostControl
 from webbench_lab.inventory import LabHost, LabInventory
 from webbench_lab.systems import run_as
-from webbench_lab.templating import render
 
 REDIS = "redis"
 BACKEND = "backend"
@@ -39,11 +38,9 @@ def ensure_redis(server: HostControl) -> None:
     run_dir = f"{v['apps_run_root']}/{REDIS}"
     spec = {
         "name": REDIS,
-        "processes": [
-            {"argv": [*run_as(server.vars["common_app_user"]), "redis-server", f"{run_dir}/redis.conf"]}
-        ],
+        # Provisioning rendered the config (role redis), with this run directory.
+        "processes": [{"argv": [*run_as(server.vars["common_app_user"]), "redis-server", v["redis_config"]]}],
         "ports": [v["redis_port"]],
-        "files": {"redis.conf": render("server/redis.conf.j2", redis_port=v["redis_port"], run_dir=run_dir)},
         "writable": [""],
         "owner": v["common_app_user"],
         "log": f"{run_dir}/redis.log",

@@ -14,7 +14,7 @@ from typing import Any
 
 from webbench_lab.errors import UserError
 from webbench_lab.paths import REPO
-from webbench_lab.templating import environment, render
+from webbench_lab.templating import environment
 from webbench_lab.yamlfile import display, load_mapping
 
 APPS = REPO / "apps"
@@ -114,6 +114,8 @@ class HostPaths:
     build_root: str
     run_root: str
     user: str
+    nginx_dir: str = "/etc/webbench/nginx"
+    nginx_levels: tuple[int, ...] = (1, 2, 4)
     uid: int = 0
     gid: int = 0
 
@@ -133,7 +135,6 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
     context = {"level": level, "python": paths.python, "venv": paths.venv, "apps": paths.apps}
     env = {**env, "PYTHONPATH": f"{paths.apps}/python", "PYTHONUNBUFFERED": "1"}
     as_user = run_as(paths.user)
-    files: dict[str, str] = {}
     processes: list[dict[str, Any]] = []
 
     def command(port: int | None = None) -> list[str]:
@@ -171,13 +172,12 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
         ]
         processes.append({"argv": as_user + spawn + command(), "env": env})
     if system.model.startswith("nginx"):
-        files["nginx.conf"] = render(
-            "server/nginx.conf.j2",
-            run_dir=run_dir,
-            listen_port=system.port,
-            upstream_ports=system.process_ports(level) if system.model == "nginx-proxy" else [],
-            fastcgi_socket=f"{run_dir}/fcgi.sock" if system.model == "nginx-fastcgi" else None,
-        )
+        if level not in paths.nginx_levels:
+            levels = ", ".join(map(str, paths.nginx_levels))
+            raise UserError(
+                f"system {system.name}: level {level} has no provisioned nginx site (levels {levels}); "
+                "add it to nginx_fcgi_levels in the inventory and run `webbench-lab provision`"
+            )
         nginx = [
             "nginx",
             "-p",
@@ -185,7 +185,7 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
             "-e",
             f"{run_dir}/nginx-error.log",
             "-c",
-            f"{run_dir}/nginx.conf",
+            nginx_site_path(paths.nginx_dir, system.name, level),
         ]
         processes.append({"argv": as_user + nginx, "env": env})
     return {
@@ -196,9 +196,34 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
         # Ready when every load port answers an HTTP request, not only accepts a connection.
         "ready_path": "/ping",
         "ready_ports": system.load_ports(level),
-        "files": files,
+        "files": {},
         "writable": ["", "nginx-temp"] if system.model.startswith("nginx") else [""],
         "owner": paths.user,
         "log": f"{run_dir}/app.log",
         "wait": 30,
     }
+
+
+def nginx_site_path(config_dir: str, name: str, level: int) -> str:
+    return f"{config_dir}/{name}-L{level}.conf"
+
+
+def nginx_sites(v: dict[str, Any]) -> list[dict[str, Any]]:
+    """The nginx config of every nginx-fronted system at every provisioned level, as both engines
+    render it from templates/server/nginx.conf.j2: its path and the template's variables."""
+    sites = []
+    for system in all_systems().values():
+        if not system.model.startswith("nginx"):
+            continue
+        run_dir = f"{v.get('apps_run_root')}/{system.name}"
+        for level in v.get("nginx_fcgi_levels"):
+            sites.append(
+                {
+                    "dest": nginx_site_path(v.get("nginx_fcgi_config_dir"), system.name, level),
+                    "run_dir": run_dir,
+                    "listen_port": system.port,
+                    "upstream_ports": system.process_ports(level) if system.model == "nginx-proxy" else [],
+                    "fastcgi_socket": f"{run_dir}/fcgi.sock" if system.model == "nginx-fastcgi" else None,
+                }
+            )
+    return sites

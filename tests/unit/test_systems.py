@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from webbench_lab import systems
+from webbench_lab.defaults import shared_defaults
 from webbench_lab.errors import UserError
 from webbench_lab.systems import HostPaths, launch_spec, load_system
+from webbench_lab.templating import render
 
 PATHS = HostPaths(
     apps="/opt/webbench/apps/current",
@@ -52,9 +54,17 @@ def test_workers_model_is_one_process_with_n_workers():
     assert systems.get("fastapi-uvicorn").load_ports(4) == [8000]
 
 
+def _site(name: str, level: int) -> str:
+    """The provisioned nginx site of `name` at `level`, rendered as both engines render it."""
+    (site,) = [
+        s for s in systems.nginx_sites(shared_defaults()) if s["dest"].endswith(f"/{name}-L{level}.conf")
+    ]
+    return render("server/nginx.conf.j2", **site)
+
+
 def test_tornado_nginx_renders_lab_a_nginx_settings_with_an_upstream():
     spec = launch_spec(systems.get("tornado-nginx"), 2, PATHS, {})
-    conf = spec["files"]["nginx.conf"]
+    conf = _site("tornado-nginx", 2)
     for line in (
         "worker_processes 1;",
         "use epoll;",
@@ -70,14 +80,25 @@ def test_tornado_nginx_renders_lab_a_nginx_settings_with_an_upstream():
     ):
         assert line in conf
     assert spec["ports"] == [8000, 8001, 8080]
-    assert spec["processes"][-1]["argv"][5] == "nginx"
+    assert spec["processes"][-1]["argv"][5:] == [
+        "nginx", "-p", "/var/lib/webbench/run/tornado-nginx/",
+        "-e", "/var/lib/webbench/run/tornado-nginx/nginx-error.log",
+        "-c", "/etc/webbench/nginx/tornado-nginx-L2.conf",
+    ]  # fmt: skip
+
+
+def test_nginx_sites_cover_every_nginx_system_at_every_provisioned_level():
+    dests = sorted(s["dest"].rsplit("/", 1)[1] for s in systems.nginx_sites(shared_defaults()))
+    assert dests == [f"{n}-L{lv}.conf" for n in ("tornado-nginx", "webpy-nginx") for lv in (1, 2, 4)]
+    with pytest.raises(UserError, match="level 3 has no provisioned nginx site"):
+        launch_spec(systems.get("webpy-nginx"), 3, PATHS, {})
 
 
 def test_webpy_nginx_spawns_n_flup_processes_on_a_unix_socket():
     spec = launch_spec(systems.get("webpy-nginx"), 4, PATHS, {})
     spawn = spec["processes"][0]["argv"]
     assert "spawn-fcgi" in spawn and spawn[spawn.index("-F") + 1] == "4"
-    conf = spec["files"]["nginx.conf"]
+    conf = _site("webpy-nginx", 4)
     assert "fastcgi_pass unix:/var/lib/webbench/run/webpy-nginx/fcgi.sock;" in conf
     assert "listen 8081;" in conf
     assert spec["unix_sockets"] == ["/var/lib/webbench/run/webpy-nginx/fcgi.sock"]

@@ -1,16 +1,16 @@
-"""Every lab host: package access, no service auto-start, base packages."""
+"""Every lab host (role common): package access, no service auto-start, base packages, app user."""
 
 from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
+from pyinfra.operations import files, server
 
 from webbench_lab.deploys._ops import install_packages, put_template
 
 
 @deploy("Common base")
-def common_base() -> None:
+def common() -> None:
     proxy = host.data.get("common_apt_proxy")
     if proxy:
         put_template(
@@ -27,3 +27,19 @@ def common_base() -> None:
     if host.data.get("common_block_service_autostart"):
         put_template("host/policy-rc.d.j2", "/usr/sbin/policy-rc.d", mode="755")
     install_packages("Base packages", host.data.get("common_packages"))
+    name = host.data.get("common_app_user")
+    server.user(
+        name=f"Unprivileged user {name}",
+        user=name,
+        system=True,
+        home=host.data.get("common_app_home"),
+        create_home=True,
+        shell="/usr/sbin/nologin",
+    )
+    files.directory(
+        name="Directory for the lab's configuration",
+        path=host.data.get("common_config_dir"),
+        user="root",
+        group="root",
+        mode="755",
+    )

@@ -1,47 +1,52 @@
-"""The whole lab: what each inventory group gets (the pyinfra twin of playbooks/site.yml)."""
+"""The whole lab: what each inventory group gets (the pyinfra twin of playbooks/site.yml, with one
+deploy per role, in the same order)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host
 
 from webbench_lab.artifacts import Bundle, GoToolchain
-from webbench_lab.deploys.app_user import app_user
-from webbench_lab.deploys.apps import apps, go_programs
-from webbench_lab.deploys.common import common_base
+from webbench_lab.deploys.apps import apps
+from webbench_lab.deploys.backend import backend
+from webbench_lab.deploys.chroot_jail import chroot_jail
+from webbench_lab.deploys.common import common
 from webbench_lab.deploys.go_toolchain import go_toolchain
-from webbench_lab.deploys.loadgen import load_generators
+from webbench_lab.deploys.loadgen import loadgen
+from webbench_lab.deploys.nginx_fcgi import nginx_fcgi
 from webbench_lab.deploys.python_stack import python_stack
-from webbench_lab.deploys.web_stack import chroot_jail, web_services
+from webbench_lab.deploys.redis import redis
 
 
 @dataclass(frozen=True)
 class Artifacts:
-    """What the control machine fetched for the hosts."""
+    """What the control machine prepared for the hosts (the Ansible engine gets the same as
+    extra vars)."""
 
     toolchain: GoToolchain
     wheels: Bundle
     sources: Bundle
     goproxy: Bundle
-    backend_group: bool  # the inventory has a `backend` group (else the generator serves the API)
     k6: Path  # the k6 binary built on the control machine
+    backend_hosts: list[str]  # the `backend` group, else the generators
+    jailed: list[str]  # the systems that run in the chroot jail
+    nginx_sites: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per server host
 
 
 def site(artifacts: Artifacts) -> None:
-    common_base()
-    app_user()
+    common()
     # Go on every host: the server builds the Go systems, the generator the upstream API.
     go_toolchain(artifacts.toolchain)
     apps(artifacts.sources, artifacts.goproxy)
-    programs = []
-    if "backend" in host.groups or ("generator" in host.groups and not artifacts.backend_group):
-        programs.append("backend")  # the upstream API of Lab B's /data/
-    go_programs(artifacts.sources, programs)
+    if host.name in artifacts.backend_hosts:
+        backend(artifacts.sources)
     if "generator" in host.groups:
-        load_generators(artifacts.k6)
+        loadgen(artifacts.k6)
     if "server" in host.groups:
         python_stack(artifacts.wheels)
-        web_services()
-        chroot_jail()
+        nginx_fcgi(artifacts.nginx_sites.get(host.name, []))
+        redis()
+        chroot_jail(artifacts.jailed)

@@ -6,20 +6,26 @@ host gets strict host-key checking against the inventory's known_hosts.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import gevent
 from pyinfra.api import BaseStateCallback
 
-from webbench_lab import artifacts
-from webbench_lab.defaults import host_vars, shared_defaults
+from webbench_lab.defaults import host_vars
+from webbench_lab.deploys.site import Artifacts
 from webbench_lab.errors import LabFailure
 from webbench_lab.inventory import LabHost, LabInventory
-from webbench_lab.provision.result import HostResult, ProvisionResult
-from webbench_lab.remote import CONNECT_TIMEOUT, check
-from webbench_lab.ui import console, step
+from webbench_lab.provision.prepare import preflight, prepare
+from webbench_lab.provision.result import HostResult, ProvisionResult, print_summary
+from webbench_lab.remote import CONNECT_TIMEOUT
+from webbench_lab.ui import step
+
+# The module, not the `operation` decorator that pyinfra.api exports under the same name.
+pyinfra_operation = importlib.import_module("pyinfra.api.operation")
 
 
 def pyinfra_host_data(host: LabHost) -> dict[str, Any]:
@@ -53,48 +59,22 @@ def build_inventory(inventory: LabInventory):
     return Inventory((names, {}), **groups)
 
 
-def preflight(inventory: LabInventory) -> None:
-    """Log in to every host first: a bad key or address gets its own clear line, in parallel."""
-    with ThreadPoolExecutor(max_workers=len(inventory.hosts)) as pool:
-        list(pool.map(lambda h: check(h, CONNECT_TIMEOUT), inventory.hosts.values()))
-
-
-def provision(inventory: LabInventory) -> ProvisionResult:
+def provision(inventory: LabInventory, bundle: Artifacts | None = None, dry: bool = False) -> ProvisionResult:
+    """Run the deploys; with `dry`, only let pyinfra work out what each operation would change
+    (its facts are read, nothing is executed) and report those operations as changed."""
     from pyinfra.api import Config, State
     from pyinfra.api.connect import connect_all, disconnect_all
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
 
-    from webbench_lab.deploys.site import Artifacts, site
+    from webbench_lab.deploys.site import site
 
     started = time.monotonic()
     logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
-    preflight(inventory)
-    step(f"ssh: {len(inventory.hosts)} hosts reachable with strict host-key checking")
-
-    defaults = shared_defaults()
-    toolchain = artifacts.go_toolchain(
-        defaults["go_toolchain_version"],
-        defaults["go_toolchain_module_version"],
-        defaults["go_toolchain_h1"],
-        step,
-    )
-    wheels = artifacts.wheelhouse(step)
-    go = artifacts.control_go(toolchain)
-    goproxy = artifacts.go_modules(go, step)
-    bundle = Artifacts(
-        toolchain=toolchain,
-        wheels=wheels,
-        sources=artifacts.apps_bundle(),
-        goproxy=goproxy,
-        backend_group=bool(inventory.group("backend")),
-        k6=artifacts.k6_binary(go, step),
-    )
-    step(
-        f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "
-        f"apps {bundle.sources.digest}, Go modules {bundle.goproxy.digest}"
-    )
+    if bundle is None:
+        preflight(inventory)
+        bundle = prepare(inventory)
 
     state = State(
         build_inventory(inventory),
@@ -104,22 +84,43 @@ def provision(inventory: LabInventory) -> ProvisionResult:
     state.add_callback_handler(progress)
     try:
         connect_all(state)
-        for host in state.inventory.get_active_hosts():
-            before = {h: set(m.names) for h, m in state.op_meta.items()}
-            add_deploy(state, site, host=host, artifacts=bundle)
-            progress.remember_names(state, host, before)
-        run_ops(state)
+        # Operations are generated (and their facts read) for every host at once, one greenlet
+        # each, as pyinfra's own CLI prepares hosts.
+        hosts = list(state.inventory.get_active_hosts())
+        with progress.capture_names():
+            greenlets = [gevent.spawn(add_deploy, state, site, host=h, artifacts=bundle) for h in hosts]
+            gevent.joinall(greenlets, raise_error=True)
+        for host in hosts:
+            progress.remember_names(host)
+        if not dry:
+            run_ops(state)
     except PyinfraError as exc:
         detail = "; ".join(progress.errors) or str(exc)
         raise LabFailure(f"pyinfra: {detail}") from None
     finally:
         disconnect_all(state)
 
-    result = ProvisionResult(engine="pyinfra", seconds=round(time.monotonic() - started, 1))
+    result = ProvisionResult(engine="pyinfra", seconds=round(time.monotonic() - started, 1), check=dry)
     for host in state.inventory:
-        result.hosts[host.name] = _host_result(state, host, progress)
-    _summary(result)
+        collect = _dry_result if dry else _host_result
+        result.hosts[host.name] = collect(state, host, progress)
+    if not dry:
+        print_summary(result)
     return result
+
+
+def _dry_result(state, host, progress: _Progress) -> HostResult:
+    """Operations pyinfra found would change (decided when the deploy was added: facts only)."""
+    out = HostResult()
+    for op_hash in host.op_hash_order:
+        out.ops += 1
+        if state.ops[host][op_hash].operation_meta._maybe_is_change:
+            out.changed += 1
+            out.changed_ops.append(progress.name(host, op_hash))
+            out.details.append(
+                {"what": progress.name(host, op_hash), "expected": "as provisioned", "found": "would change"}
+            )
+    return out
 
 
 def _host_result(state, host, progress: _Progress) -> HostResult:
@@ -142,31 +143,35 @@ def _host_result(state, host, progress: _Progress) -> HostResult:
     return out
 
 
-def _summary(result: ProvisionResult) -> None:
-    for name, res in result.hosts.items():
-        status = "[red]FAILED[/red]" if res.failed else "[green]ok[/green]"
-        console.print(
-            f"{name:16} {status}  {res.ops} operations, {res.changed} changed, {len(res.failed)} failed"
-        )
-        for failure in res.failed:
-            console.print(f"  {failure}", markup=False)
-    console.print(f"provisioned with pyinfra in {result.seconds:.1f} s")
-
-
 class _Progress(BaseStateCallback):
     """pyinfra state callbacks -> one line per operation and host, with its outcome."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
         self.names: dict[tuple[str, str], str] = {}
+        self._made: dict[str, list[str]] = {}
 
-    def remember_names(self, state, host, before: dict[str, set[str]]) -> None:
+    @contextlib.contextmanager
+    def capture_names(self):
         """In API mode pyinfra pairs the n-th operation of every host under one hash and merges
-        their names; keep each host's own name by what its deploy added."""
-        for op_hash in host.op_hash_order:
-            names = set(state.get_op_meta(op_hash).names)
-            own = (names - before.get(op_hash, set())) or names
-            self.names[(host.name, op_hash)] = ", ".join(sorted(own))
+        their names, so note each host's own operation names, in order, as they are made."""
+        original = pyinfra_operation.generate_operation_name
+
+        def recording(func, host, kwargs, global_arguments):
+            names, add_args = original(func, host, kwargs, global_arguments)
+            self._made.setdefault(host.name, []).append(", ".join(sorted(names)))
+            return names, add_args
+
+        pyinfra_operation.generate_operation_name = recording
+        try:
+            yield
+        finally:
+            pyinfra_operation.generate_operation_name = original
+
+    def remember_names(self, host) -> None:
+        """Every operation call adds exactly one hash to the host's order, in call order."""
+        for op_hash, name in zip(host.op_hash_order, self._made.get(host.name, []), strict=False):
+            self.names[(host.name, op_hash)] = name
 
     def name(self, host, op_hash: str) -> str:
         return self.names.get((host.name, op_hash), op_hash)

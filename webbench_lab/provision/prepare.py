@@ -1,0 +1,49 @@
+"""What the control machine prepares once for either engine: the pinned downloads and builds the
+hosts get, and the per-host data that comes from apps/ (jailed systems, nginx sites)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from webbench_lab import artifacts, systems
+from webbench_lab.defaults import host_vars, shared_defaults
+from webbench_lab.deploys.site import Artifacts
+from webbench_lab.inventory import LabInventory
+from webbench_lab.remote import CONNECT_TIMEOUT, check
+from webbench_lab.ui import step
+
+
+def preflight(inventory: LabInventory) -> None:
+    """Log in to every host first: a bad key or address gets its own clear line, in parallel."""
+    with ThreadPoolExecutor(max_workers=len(inventory.hosts)) as pool:
+        list(pool.map(lambda h: check(h, CONNECT_TIMEOUT), inventory.hosts.values()))
+    step(f"ssh: {len(inventory.hosts)} hosts reachable with strict host-key checking")
+
+
+def prepare(inventory: LabInventory) -> Artifacts:
+    defaults = shared_defaults()
+    toolchain = artifacts.go_toolchain(
+        defaults["go_toolchain_version"],
+        defaults["go_toolchain_module_version"],
+        defaults["go_toolchain_h1"],
+        step,
+    )
+    wheels = artifacts.wheelhouse(step)
+    go = artifacts.control_go(toolchain)
+    goproxy = artifacts.go_modules(go, step)
+    backend_hosts = inventory.group("backend") or inventory.group("generator")
+    bundle = Artifacts(
+        toolchain=toolchain,
+        wheels=wheels,
+        sources=artifacts.apps_bundle(),
+        goproxy=goproxy,
+        k6=artifacts.k6_binary(go, step),
+        backend_hosts=[h.name for h in backend_hosts],
+        jailed=sorted(s.name for s in systems.all_systems().values() if s.chroot),
+        nginx_sites={h.name: systems.nginx_sites(host_vars(h.vars)) for h in inventory.group("server")},
+    )
+    step(
+        f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "
+        f"apps {bundle.sources.digest}, Go modules {bundle.goproxy.digest}"
+    )
+    return bundle
