@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 from pathlib import Path
 
 from rich.progress import (
@@ -16,12 +15,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from webbench_lab import report
+from webbench_lab import audit, report
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hostctl import HostControl
 from webbench_lab.inventory import LabInventory, load_inventory
 from webbench_lab.lifecycle import Lab
-from webbench_lab.paths import REPO
 from webbench_lab.results import ResultsDir, default_root
 from webbench_lab.runner import Options, Runner, effective_suite, expected_seconds, plan
 from webbench_lab.suites import load_suite
@@ -68,9 +66,12 @@ def bench_command(args: argparse.Namespace, inventory_path: Path | None) -> int:
             settings=_settings(run_suite, opts),
             planned_cases=[c.key for c in cases],
             inventory=_inventory_without_secrets(inventory),
-            lab_commit=_git_commit(),
+            lab_commit=audit.git_commit(),
             versions=_versions(lab, runner),
         )
+        # Which setup produced these numbers: the audit of every host, taken before the first case.
+        audit.write(audit.collect(inventory, lab.controls()), results.path)
+        console.print(f"audit of the hosts: {results.path / 'audit.md'}")
         try:
             with runner.progress:
                 runner.run(cases)
@@ -144,13 +145,6 @@ def _inventory_without_secrets(inventory: LabInventory) -> dict:
                "bench_address": h.bench_address, "cpus": h.cpus, "become": h.become}
         for name, h in inventory.hosts.items()
     }  # fmt: skip
-
-
-def _git_commit() -> str:
-    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True)
-    commit = proc.stdout.strip() or "unknown"
-    return commit + ("+uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def _versions(lab: Lab, runner: Runner) -> dict:

@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="change nothing: report what provisioning would change"
     )
 
+    aud = sub.add_parser("audit", help="what every host is made of (audit.json, audit.md), or --check drift")
+    aud.add_argument("-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)")
+    aud.add_argument(
+        "--check", action="store_true", help="list drift from the desired state; exit 1 on drift"
+    )
+    aud.add_argument("--out", type=Path, help="audits root (default: audits/); a new folder every audit")
+    aud.add_argument("--json", action="store_true", help="print the audit (or the drift list) as JSON")
+
     app = sub.add_parser("app", help="build, start, stop and list the systems under test")
     app_sub = app.add_subparsers(dest="app_command", required=True, parser_class=_Parser)
     start = app_sub.add_parser("start", help="start a system; returns when every port answers")
@@ -106,6 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _lab(args)
     if args.command == "provision":
         return _provision(args)
+    if args.command == "audit":
+        from webbench_lab.auditcli import audit_command
+
+        return audit_command(args, resolve_inventory(args.inventory))
     if args.command == "app":
         from webbench_lab.appcli import app_command
 

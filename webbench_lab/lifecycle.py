@@ -34,8 +34,12 @@ class Lab:
             self.generator if backend_host.name == self.generator.host.name else HostControl(backend_host)
         )
 
+    def controls(self) -> dict[str, HostControl]:
+        """The open connections, by inventory host name."""
+        return {hc.host.name: hc for hc in (self.server, self.generator, self.backend)}
+
     def close(self) -> None:
-        for hc in {id(h): h for h in (self.server, self.generator, self.backend)}.values():
+        for hc in self.controls().values():
             hc.close()
 
     def __enter__(self) -> Lab:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from webbench_lab.fsutil import write_atomic
+from webbench_lab.fsutil import new_dir, write_atomic
 from webbench_lab.paths import REPO
 
 SUMMARY_FIELDS = [
@@ -27,16 +27,7 @@ SUMMARY_FIELDS = [
 
 class ResultsDir:
     def __init__(self, root: Path, suite_name: str) -> None:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        base = root / f"{stamp}-{suite_name}"
-        path, n = base, 1
-        while True:
-            try:
-                path.mkdir(parents=True, exist_ok=False)
-                break
-            except FileExistsError:
-                n += 1
-                path = base.with_name(f"{base.name}-{n}")
+        path = new_dir(root, suite_name)
         self.path = path
         self.rows: dict[str, dict[str, Any]] = {}
         self.manifest: dict[str, Any] = {}

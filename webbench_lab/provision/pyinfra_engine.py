@@ -14,6 +14,7 @@ from typing import Any
 
 import gevent
 from pyinfra.api import BaseStateCallback
+from pyinfra.context import ctx_state
 
 from webbench_lab.defaults import host_vars
 from webbench_lab.deploys.site import Artifacts
@@ -87,7 +88,9 @@ def provision(inventory: LabInventory, bundle: Artifacts | None = None, dry: boo
         # Operations are generated (and their facts read) for every host at once, one greenlet
         # each, as pyinfra's own CLI prepares hosts.
         hosts = list(state.inventory.get_active_hosts())
-        with progress.capture_names():
+        # The state context is process-wide (only the host is greenlet-local): hold it for the
+        # whole phase, or the first greenlet to finish would unset it under the other.
+        with ctx_state.use(state), progress.capture_names():
             greenlets = [gevent.spawn(add_deploy, state, site, host=h, artifacts=bundle) for h in hosts]
             gevent.joinall(greenlets, raise_error=True)
         for host in hosts:
