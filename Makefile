@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 APT_DEPS := python3-venv openssh-client iproute2 git
 APT_DEPS_LOCAL := debootstrap apt-cacher-ng util-linux
 
-.PHONY: help deps deps-local venv lab down status provision bench bench-overhead test test-unit lint lock clean-cache
+.PHONY: help deps deps-local venv lab down status provision audit audit-check bench bench-overhead test test-unit lint lock clean-cache
 
 help:
-	@echo "sudo make lab [INVENTORY=path] [ENGINE=pyinfra]  build the local lab (or use INVENTORY) and provision it"
+	@echo "sudo make lab [INVENTORY=path] [ENGINE=pyinfra|ansible]  build the local lab (or use INVENTORY) and provision it"
+	@echo "make audit | make audit-check [INVENTORY=path]    what the hosts are made of (audits/) | drift, exit 1 on drift"
 	@echo "sudo make bench [SUITE=fastapi_gin_2025] [QUICK=1] [INVENTORY=path]  run a suite into results/"
 	@echo "sudo make down | make status                     stop the local lab | show its hosts"
-	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff | re-pin apps/python-stack.lock"
+	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff + ansible-lint | re-pin apps/python-stack.lock"
 
 # Install what the control machine lacks (as root, from Debian's packages). The Go command is only
 # needed to fetch the pinned toolchain module: Debian's golang-go is enough when none is installed.
@@ -56,6 +57,12 @@ endif
 provision: venv
 	$(WBL) provision $(if $(INVENTORY),-i $(INVENTORY)) --engine $(ENGINE)
 
+audit: venv
+	$(WBL) audit $(if $(INVENTORY),-i $(INVENTORY))
+
+audit-check: venv
+	$(WBL) audit --check $(if $(INVENTORY),-i $(INVENTORY))
+
 bench: venv
 	$(WBL) bench --suite $(SUITE) $(if $(QUICK),--quick) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
 
@@ -78,6 +85,7 @@ test-unit: venv
 lint: venv
 	$(BIN)/ruff check webbench_lab tests
 	$(BIN)/ruff format --check webbench_lab tests
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --nocolor playbooks roles
 
 lock: venv
 	$(BIN)/python -m webbench_lab.lockfile

@@ -61,3 +61,16 @@ def provisioned(lab) -> dict:
     proc = wbl("provision", "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def audits_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("audits")
+
+
+@pytest.fixture(scope="session")
+def pyinfra_audit(provisioned, audits_root) -> dict:
+    """The audit of the freshly pyinfra-provisioned lab (taken in test_1, before any app runs)."""
+    proc = wbl("audit", "--out", str(audits_root / "pyinfra"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)

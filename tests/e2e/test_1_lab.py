@@ -164,3 +164,48 @@ def test_second_provision_changes_nothing(provisioned):
     again = json.loads(proc.stdout)
     assert again["changed"] == 0
     assert all(h["changed"] == 0 and h["ops"] > 0 for h in again["hosts"].values()), again
+
+
+def test_audit_of_a_freshly_provisioned_lab_has_real_values(lab, pyinfra_audit, audits_root):
+    (stored,) = (audits_root / "pyinfra").glob("*/audit.json")
+    assert json.loads(stored.read_text()) == pyinfra_audit
+    assert "# Lab audit" in (stored.parent / "audit.md").read_text()
+    defaults = shared_defaults()
+    for name, host in pyinfra_audit["hosts"].items():
+        inv_host = lab.hosts[name]
+        assert host["errors"] == {}, host["errors"]
+        system = host["system"]
+        assert system["os_release"].startswith("Debian GNU/Linux 12")
+        assert system["kernel"] and system["cpu_model"] and system["memory_kib"] > 0
+        assert system["cpuset"] == inv_host.cpus and system["cores"] == 1
+        assert system["governor"]  # a governor, or why there is none
+        net = host["network"]
+        assert net["bench_address"] == inv_host.bench_address and net["bench_interface"] == "bench0"
+        assert any("tbf" in line and "rate 1Gbit" in line for line in net["qdisc"])
+        assert set(host["sysctls"]) == {
+            "net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.ip_local_port_range",
+            "net.ipv4.tcp_tw_reuse", "fs.file-max",
+        }  # fmt: skip
+        assert all(value for value in host["sysctls"].values())
+        assert isinstance(host["limits"]["app_user_nofile_soft"], int | str)
+        assert all(version for version in host["packages"].values()), host["packages"]
+        assert host["go"]["version"] == f"go version go{defaults['go_toolchain_version']} linux/amd64"
+        assert len(host["go_sums"]) >= 4 and all(host["go_sums"].values())
+        assert "/usr/sbin/policy-rc.d" in host["configs"]
+        assert {u["name"] for u in host["users"]} >= {"root", defaults["common_app_user"]}
+        assert [p["port"] for p in host["ports"]] == [22]
+        assert host["ssh_host_keys"]
+    server = pyinfra_audit["hosts"]["lab-server"]
+    assert server["packages"]["nginx"] and server["packages"]["spawn-fcgi"]
+    assert set(python_pins()) <= set(server["python"]["freeze"])
+    assert server["tools"]["nginx_V"].startswith("nginx version: nginx/")
+    assert server["configs"]["/etc/webbench/nginx/webpy-nginx-L1.conf"]
+    assert server["configs"]["/etc/webbench/redis.conf"]
+    assert server["jail"] == [{"group": "root", "mode": "0755", "owner": "root", "path": ".", "type": "dir"}]
+    generator = pyinfra_audit["hosts"]["lab-generator"]
+    assert generator["tools"]["siege_version"].startswith("SIEGE 4.0")
+    assert "concurrent users:               200" in generator["tools"]["siege_config"]
+    assert generator["tools"]["wrk_version"].startswith("wrk ") and generator["tools"][
+        "k6_version"
+    ].startswith("k6 v")
+    assert generator["binaries"]["/opt/webbench/build/backend/backend"]["sha256"]

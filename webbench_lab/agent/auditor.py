@@ -29,6 +29,7 @@ import ipaddress
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import stat
@@ -251,6 +252,12 @@ def interface_of(address: str) -> tuple[str | None, str | None]:
     return None, f"no interface holds {address}"
 
 
+def qdisc_line(line: str) -> str:
+    """`tc qdisc show` without the handle the kernel numbered it with (8039: on one boot of the
+    link, 803b: on the next): the kind and its settings are what the lab set."""
+    return re.sub(r"^(qdisc \S+) [0-9a-f]+: ", r"\1 ", line.rstrip())
+
+
 def network_info(address: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {"bench_address": address, "bench_interface": None}
     info.update(speed_mbps=None, mtu=None, qdisc=None)
@@ -266,7 +273,7 @@ def network_info(address: str | None) -> dict[str, Any]:
         bench_interface=name,
         speed_mbps=read_int(f"/sys/class/net/{name}/speed"),
         mtu=read_int(f"/sys/class/net/{name}/mtu"),
-        qdisc=[line.rstrip() for line in tc.out.splitlines() if line.strip()] if tc.rc == 0 else None,
+        qdisc=[qdisc_line(line) for line in tc.out.splitlines() if line.strip()] if tc.rc == 0 else None,
     )
     return info
 

@@ -70,7 +70,7 @@ def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
     }
     for name in bundle.backend_hosts:
         plan = build_plan(host_vars(inventory.hosts[name].vars), bundle.sources.digest)
-        out["backend_build"][name] = {**plan, "command": " && ".join(plan.pop("commands"))}
+        out["backend_build"][name] = plan
     if all(h.key_file for h in hosts):
         out["lab_ssh_keys"] = {h.name: str(h.key_file) for h in hosts}
         out["ansible_ssh_private_key_file"] = "{{ lab_ssh_keys[inventory_hostname] }}"
