@@ -33,11 +33,16 @@ def install_packages(name: str, packages: list[str]):
     return apt.packages(name=name, packages=packages, no_recommends=True)
 
 
+def root_directory(name: str, path: str):
+    """A directory only root may change (0755): where the lab keeps what it installs."""
+    return files.directory(name=name, path=path, user="root", group="root", mode="755")
+
+
 def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str | None = None) -> str:
     """Upload and unpack `bundle` into <parent>/<digest> once (point `link` at it); returns the
     folder. An unpacked folder is never touched again, so a provisioned host shows no change."""
     target = f"{parent}/{bundle.digest}"
-    files.directory(name=f"Directory {parent}", path=parent, user="root", group="root", mode="755")
+    root_directory(f"Directory {parent}", parent)
     if not host.get_fact(Directory, path=target):
         upload = f"{parent}/.{bundle.tarball.name}"
         files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")

@@ -9,7 +9,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from webbench_lab.artifacts import Bundle
-from webbench_lab.deploys._ops import unpack_bundle
+from webbench_lab.deploys._ops import root_directory, unpack_bundle
 
 AGENT = Path(__file__).resolve().parent.parent / "agent" / "appctl.py"
 
@@ -26,7 +26,7 @@ def apps(sources: Bundle, goproxy: Bundle) -> None:
     files.directory(name="Directory for the agent", path=agent.rsplit("/", 1)[0], mode="755")
     files.put(name="appctl agent", src=str(AGENT), dest=agent, user="root", group="root", mode="755")
     for path in (host.data.get("apps_build_root"), host.data.get("apps_cache_root")):
-        files.directory(name=f"Directory {path}", path=path, user="root", group="root", mode="755")
+        root_directory(f"Directory {path}", path)
     user = host.data.get("common_app_user")
     files.directory(
         name="Run directory of the apps",

@@ -8,7 +8,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server
+from pyinfra.operations import server
+
+from webbench_lab.deploys._ops import root_directory
 
 
 @deploy("Chroot jail")
@@ -16,7 +18,7 @@ def chroot_jail(jailed: list[str]) -> None:
     jail = host.data.get("chroot_jail_dir")
     parent = jail.rsplit("/", 1)[0]
     for path in (parent, jail):
-        files.directory(name=f"Root-owned {path}", path=path, user="root", group="root", mode="755")
+        root_directory(f"Root-owned {path}", path)
     found = (
         host.get_fact(Command, f"find {shlex.quote(jail)} -mindepth 1 2>/dev/null || true") or ""
     ).splitlines()

@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files, server
 
-from webbench_lab.deploys._ops import install_packages, put_template
+from webbench_lab.deploys._ops import install_packages, put_template, root_directory
 
 
 @deploy("Common base")
@@ -36,10 +36,4 @@ def common() -> None:
         create_home=True,
         shell="/usr/sbin/nologin",
     )
-    files.directory(
-        name="Directory for the lab's configuration",
-        path=host.data.get("common_config_dir"),
-        user="root",
-        group="root",
-        mode="755",
-    )
+    root_directory("Directory for the lab's configuration", host.data.get("common_config_dir"))

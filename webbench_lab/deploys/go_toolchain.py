@@ -8,14 +8,14 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, server
 
 from webbench_lab.artifacts import GoToolchain
-from webbench_lab.deploys._ops import put_template
+from webbench_lab.deploys._ops import put_template, root_directory
 
 
 @deploy("Go toolchain")
 def go_toolchain(toolchain: GoToolchain) -> None:
     root = host.data.get("go_toolchain_root")
     goroot = f"{root}/{toolchain.version}"
-    files.directory(name=f"Directory {root}", path=root, user="root", group="root", mode="755")
+    root_directory(f"Directory {root}", root)
     if not host.get_fact(File, path=f"{goroot}/bin/go"):
         upload = f"{root}/.{toolchain.module_version}.zip"
         files.put(

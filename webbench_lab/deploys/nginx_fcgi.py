@@ -5,21 +5,14 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
-from webbench_lab.deploys._ops import install_packages, put_template
+from webbench_lab.deploys._ops import install_packages, put_template, root_directory
 
 
 @deploy("nginx and spawn-fcgi")
 def nginx_fcgi(sites: list[dict]) -> None:
     install_packages("nginx, spawn-fcgi", host.data.get("nginx_fcgi_packages"))
-    files.directory(
-        name="Directory for the nginx sites",
-        path=host.data.get("nginx_fcgi_config_dir"),
-        user="root",
-        group="root",
-        mode="755",
-    )
+    root_directory("Directory for the nginx sites", host.data.get("nginx_fcgi_config_dir"))
     for site in sites:
         context = {k: v for k, v in site.items() if k != "dest"}
         put_template("server/nginx.conf.j2", site["dest"], **context)

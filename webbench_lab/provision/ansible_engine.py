@@ -88,6 +88,8 @@ def envvars() -> dict[str, str]:
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_TIMEOUT": str(CONNECT_TIMEOUT),
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private / "cp"),
+        # One SSH master per host for the run; it ends 10 s after the run, not Ansible's 60 s.
+        "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=10s",
         "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
