@@ -69,16 +69,17 @@ def bench_command(args: argparse.Namespace, inventory_path: Path | None) -> int:
             lab_commit=audit.git_commit(),
             versions=_versions(lab, runner),
         )
-        # Which setup produced these numbers: the audit of every host, taken before the first case.
-        audit.write(audit.collect(inventory, lab.controls()), results.path)
-        console.print(f"audit of the hosts: {results.path / 'audit.md'}")
         try:
             with runner.progress:
                 runner.run(cases)
                 runner.progress.finish()
+            audited = _audit(results, lab)
         except KeyboardInterrupt:
             problems = runner.emergency_stop(run_suite.systems)
-            _finish(results, run_suite, complete=False, interrupted=True, cleanup_problems=problems)
+            _finish(
+                results, run_suite, complete=False, interrupted=True, cleanup_problems=problems,
+                **_audit(results, lab),
+            )  # fmt: skip
             console.print(
                 f"webbench-lab: interrupted: load and systems stopped; finished cases kept in {results.path}",
                 markup=False,
@@ -90,19 +91,33 @@ def bench_command(args: argparse.Namespace, inventory_path: Path | None) -> int:
                 problems = runner.emergency_stop(run_suite.systems)
             except Exception as cleanup:  # the host may be gone: say so, keep the results
                 problems.append(str(cleanup))
-            _finish(results, run_suite, complete=False, error=str(exc), cleanup_problems=problems)
+            _finish(
+                results, run_suite, complete=False, error=str(exc), cleanup_problems=problems,
+                **_audit(results, lab),
+            )  # fmt: skip
             console.print(
                 f"webbench-lab: run stopped: {exc}; finished cases kept in {results.path}", markup=False
             )
             return 1
         finally:
             runner.close()
-    _finish(results, run_suite, complete=True)
+    _finish(results, run_suite, complete=True, **audited)
     for table in report.rich_tables(run_suite, list(results.rows.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
     out.print(f"results: {results.path}")
     return 1 if runner.failed else 0
+
+
+def _audit(results: ResultsDir, lab: Lab) -> dict:
+    """Which setup produced these numbers: the audit of every host, taken when the run ends (so it
+    holds the binaries the run built and used); a host that cannot be audited is noted instead."""
+    try:
+        audit.write(audit.collect(lab.inventory, lab.controls()), results.path)
+    except Exception as exc:  # a lost host must not cost the results
+        return {"audit_error": str(exc)}
+    console.print(f"audit of the hosts: {results.path / 'audit.md'}")
+    return {"audit": "audit.json"}
 
 
 def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:

@@ -71,6 +71,13 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     report = (path / "report.md").read_text()
     assert "Lab A, level 1" in report and "Lab A, level 2" in report and "1,350" in report
     assert (path / "summary.csv").read_text().startswith("case,system,level")
+    # Which setup produced the numbers: the hosts' audit, with the go-http binary the run used.
+    assert manifest["audit"] == "audit.json"
+    audit = json.loads((path / "audit.json").read_text())
+    server = audit["hosts"]["lab-server"]
+    assert server["binaries"]["/opt/webbench/build/go-http/go-http"]["sha256"]
+    assert any(e["path"] == "go-http/go-http" and e["mode"] == "0555" for e in server["jail"])
+    assert "# Lab audit" in (path / "audit.md").read_text()
 
 
 def test_any_tool_for_any_suite(lab, provisioned, tmp_path):

@@ -165,9 +165,11 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def expand(patterns: Iterable[str]) -> list[tuple[str, list[str]]]:
-    """(pattern, its sorted matches) for each glob pattern; an explicit path matches itself."""
-    return [(pattern, sorted(glob.glob(pattern))) for pattern in patterns]
+def expand(patterns: Iterable[str]) -> list[tuple[str | None, list[str]]]:
+    """(pattern, its sorted matches) for each pattern. An explicit path that is missing comes back
+    as itself (recorded as null, so a lost file shows); a wildcard that matches nothing comes back
+    as None (nothing to record: no build yet is not a missing file)."""
+    return [(None if glob.has_magic(p) else p, sorted(glob.glob(p))) for p in patterns]
 
 
 # --- system ------------------------------------------------------------------------------------------
@@ -432,8 +434,8 @@ def siege_info(rc_file: str | None) -> dict[str, str | None]:
 
 
 def binaries(patterns: list[str]) -> dict[str, dict[str, str | None]]:
-    """Executable regular files (symlinks followed) matched by each pattern; a pattern that
-    matches none is recorded under its own name with nulls, so a lost binary shows."""
+    """Executable regular files (symlinks followed) matched by each pattern; an explicit path that
+    is missing is recorded under its own name with nulls, so a lost binary shows."""
     found: dict[str, dict[str, str | None]] = {}
     for pattern, matches in expand(patterns):
         hits = 0
@@ -445,7 +447,7 @@ def binaries(patterns: list[str]) -> dict[str, dict[str, str | None]]:
             if stat.S_ISREG(mode) and mode & 0o111:
                 found[path] = {"sha256": sha256_file(path), "resolved": os.path.realpath(path)}
                 hits += 1
-        if not hits:
+        if not hits and pattern:
             found[pattern] = {"sha256": None, "resolved": None}
     return found
 
@@ -457,7 +459,7 @@ def hashed_matches(patterns: list[str]) -> dict[str, str | None]:
         files = [path for path in matches if os.path.isfile(path)]
         for path in files:
             found[path] = sha256_file(path)
-        if not files:
+        if not files and pattern:
             found[pattern] = None
     return found
 
