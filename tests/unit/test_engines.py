@@ -175,3 +175,31 @@ def test_audit_looks_at_what_each_group_is_given(write_inventory):
     proc = subprocess.run(["sh", "-c", collector_command(local)], capture_output=True, text=True, timeout=120)
     answer = json.loads(proc.stdout)
     assert answer["system"]["kernel"] == os.uname().release and answer["network"]["bench_interface"] == "lo"
+
+
+def test_runner_events_count_host_operations_not_bookkeeping():
+    events = ansible_engine._Events(check=True)
+
+    def ev(kind, action, res, task="t", role="r"):
+        data = {"host": "srv1", "task": task, "role": role, "task_action": action, "res": res}
+        events.handle({"event": kind, "event_data": data})
+
+    ev("runner_on_ok", "ansible.builtin.include_role", {"changed": False})
+    ev("runner_on_ok", "ansible.builtin.assert", {"changed": False})
+    ev("runner_on_ok", "ansible.builtin.file", {"changed": False})
+    ev("runner_on_ok", "ansible.builtin.file", {"changed": False, "skipped": True})
+    site = {"changed": True, "_ansible_item_label": "/etc/webbench/nginx/a.conf",
+            "diff": [{"before": "x\n", "after": "y\n"}]}  # fmt: skip
+    ev(
+        "runner_on_ok",
+        "ansible.builtin.template",
+        {"changed": True, "results": [site, {"changed": False}]},
+        "site",
+    )
+    ev("runner_on_failed", "ansible.builtin.apt", {"msg": "no such package\nmore"}, "apt")
+    host = events.hosts["srv1"]
+    assert (host.ops, host.changed) == (3, 1)
+    assert host.details == [
+        {"what": "r: site [/etc/webbench/nginx/a.conf]", "expected": "line 1: y", "found": "line 1: x"}
+    ]
+    assert host.failed == ["r: apt: no such package"]

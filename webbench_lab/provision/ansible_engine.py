@@ -169,10 +169,7 @@ class _Events:
         if kind == "runner_on_unreachable":
             self.unreachable.append(f"host {host}: unreachable: {_first_line(res.get('msg'))}")
             return True
-        if res.get("skipped") or data.get("task_action") in (
-            "ansible.builtin.assert",
-            "ansible.builtin.set_fact",
-        ):
+        if res.get("skipped") or data.get("task_action") in _BOOKKEEPING:
             return True
         out.ops += 1
         if kind == "runner_on_failed" and not data.get("ignore_errors"):
