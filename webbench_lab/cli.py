@@ -172,7 +172,7 @@ def _provision(args: argparse.Namespace) -> int:
     if args.engine not in ENGINES:
         raise UserError(f"--engine {args.engine}: unknown engine; choose one of {', '.join(ENGINES)}")
     inventory = load_inventory(resolve_inventory(args.inventory))
-    result = ENGINES[args.engine](inventory, check=args.check)
+    result = ENGINES[args.engine](inventory, args.check)
     if args.json:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
     elif args.check:

@@ -1,35 +1,27 @@
-"""Provisioning engines, by the name `--engine` takes. Both take the same inventory and the same
-prepared artifacts, and can run in check mode (nothing executed: what would change)."""
+"""Provisioning engines, by the name `--engine` takes. Both read the same inventory and prepare the
+same artifacts, and can run in check mode (nothing executed: what would change)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
 
-from webbench_lab.deploys.site import Artifacts
 from webbench_lab.inventory import LabInventory
 from webbench_lab.provision.result import ProvisionResult
 
 
-class Engine(Protocol):
-    def __call__(
-        self, inventory: LabInventory, bundle: Artifacts | None = None, check: bool = False
-    ) -> ProvisionResult: ...
-
-
-def _pyinfra(
-    inventory: LabInventory, bundle: Artifacts | None = None, check: bool = False
-) -> ProvisionResult:
+def _pyinfra(inventory: LabInventory, check: bool = False) -> ProvisionResult:
     from webbench_lab.provision.pyinfra_engine import provision
 
-    return provision(inventory, bundle, dry=check)
+    return provision(inventory, dry=check)
 
 
-def _ansible(
-    inventory: LabInventory, bundle: Artifacts | None = None, check: bool = False
-) -> ProvisionResult:
+def _ansible(inventory: LabInventory, check: bool = False) -> ProvisionResult:
     from webbench_lab.provision.ansible_engine import provision
 
-    return provision(inventory, bundle, check=check)
+    return provision(inventory, check=check)
 
 
-ENGINES: dict[str, Engine] = {"pyinfra": _pyinfra, "ansible": _ansible}
+ENGINES: dict[str, Callable[[LabInventory, bool], ProvisionResult]] = {
+    "pyinfra": _pyinfra,
+    "ansible": _ansible,
+}

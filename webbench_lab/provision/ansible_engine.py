@@ -99,17 +99,14 @@ def envvars() -> dict[str, str]:
     }
 
 
-def provision(
-    inventory: LabInventory, bundle: Artifacts | None = None, check: bool = False
-) -> ProvisionResult:
+def provision(inventory: LabInventory, check: bool = False) -> ProvisionResult:
     """Run site.yml; with `check`, in check mode with diffs (nothing changes on the hosts)."""
     import ansible_runner
 
     started = time.monotonic()
     ansible_playbook()
-    if bundle is None:
-        preflight(inventory)
-        bundle = prepare(inventory)
+    preflight(inventory)
+    bundle = prepare(inventory)
     private = state_dir() / "ansible"
     # ansible-runner reuses private_data_dir/env/ on the next run (a --check would stick).
     shutil.rmtree(private / "env", ignore_errors=True)

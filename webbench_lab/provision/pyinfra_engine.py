@@ -17,7 +17,6 @@ from pyinfra.api import BaseStateCallback
 from pyinfra.context import ctx_state
 
 from webbench_lab.defaults import host_vars
-from webbench_lab.deploys.site import Artifacts
 from webbench_lab.errors import LabFailure
 from webbench_lab.inventory import LabHost, LabInventory
 from webbench_lab.provision.prepare import preflight, prepare
@@ -60,7 +59,7 @@ def build_inventory(inventory: LabInventory):
     return Inventory((names, {}), **groups)
 
 
-def provision(inventory: LabInventory, bundle: Artifacts | None = None, dry: bool = False) -> ProvisionResult:
+def provision(inventory: LabInventory, dry: bool = False) -> ProvisionResult:
     """Run the deploys; with `dry`, only let pyinfra work out what each operation would change
     (its facts are read, nothing is executed) and report those operations as changed."""
     from pyinfra.api import Config, State
@@ -73,9 +72,8 @@ def provision(inventory: LabInventory, bundle: Artifacts | None = None, dry: boo
 
     started = time.monotonic()
     logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
-    if bundle is None:
-        preflight(inventory)
-        bundle = prepare(inventory)
+    preflight(inventory)
+    bundle = prepare(inventory)
 
     state = State(
         build_inventory(inventory),
