@@ -114,8 +114,8 @@ class HostPaths:
     build_root: str
     run_root: str
     user: str
-    nginx_dir: str = "/etc/webbench/nginx"
-    nginx_levels: tuple[int, ...] = (1, 2, 4)
+    nginx_dir: str  # nginx_fcgi_config_dir
+    nginx_levels: tuple[int, ...]  # nginx_fcgi_levels: the levels with a provisioned site
     uid: int = 0
     gid: int = 0
 

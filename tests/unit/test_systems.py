@@ -17,6 +17,8 @@ PATHS = HostPaths(
     build_root="/opt/webbench/build",
     run_root="/var/lib/webbench/run",
     user="webbench",
+    nginx_dir=shared_defaults()["nginx_fcgi_config_dir"],
+    nginx_levels=tuple(shared_defaults()["nginx_fcgi_levels"]),
     uid=999,
     gid=998,
 )
