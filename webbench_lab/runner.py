@@ -271,7 +271,10 @@ class Runner:
         if tool == "siege":
             rc = f"{run_id}-{p_index}.siegerc"
             files[rc] = render(
-                "generator/siegerc.j2", concurrency=share, benchmark="false", limit=max(255, share)
+                "generator/siegerc.j2",
+                concurrency=share,
+                benchmark=hc.vars["loadgen_siege_benchmark"],
+                limit=max(hc.vars["loadgen_siege_limit"], share),
             )
             return loadtools.command("siege", url, share, seconds, rc_file=f"{remote_dir}/{rc}")
         if tool == "wrk":

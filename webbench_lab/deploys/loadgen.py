@@ -26,4 +26,8 @@ def loadgen(k6: Path) -> None:
 def siegerc_vars(v: Any) -> dict[str, Any]:
     """The lab's default siegerc (Lab A's 200 users); a run renders its own for each share.
     `v`: pyinfra host data or a vars dict."""
-    return {"concurrency": v.get("loadgen_siege_concurrency"), "benchmark": "false", "limit": 255}
+    return {
+        "concurrency": v.get("loadgen_siege_concurrency"),
+        "benchmark": v.get("loadgen_siege_benchmark"),
+        "limit": v.get("loadgen_siege_limit"),
+    }
