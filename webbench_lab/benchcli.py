@@ -137,7 +137,7 @@ def _settings(suite, opts: Options) -> dict:
         "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
         "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
         "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
-        "quick": opts.quick,
+        "load_attempts": suite.load_attempts, "quick": opts.quick,
     }  # fmt: skip
 
 
@@ -215,6 +215,10 @@ class _Progress:
     def case(self, case) -> None:
         self.done += 1
         self.bar.update(self.task, completed=self.done, description=f"{case.key}")
+
+    def hung(self, case, attempt: int, attempts: int, reason: str) -> None:
+        again = "measuring again" if attempt < attempts else "no attempt left"
+        self.bar.console.print(f"{case.key}: attempt {attempt} of {attempts} hung: {reason}; {again}")
 
     def finish(self) -> None:
         self.bar.update(self.task, completed=self.done + 1)

@@ -18,14 +18,21 @@ def _mean(rows: list[dict], key: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _cell(rows: list[dict]) -> tuple[str, float | None, bool]:
-    """Our figure for a table cell (mean over repeats), or why there is none."""
+def _cell(rows: list[dict]) -> tuple[str, float | None, str]:
+    """Our figure for a table cell (mean over repeats) or why there is none, and its marks."""
     if not rows:
-        return "-", None, False
+        return "-", None, ""
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
-        return rows[0].get("status", "failed"), None, False
-    return "", _mean(ok, "rate"), any(r.get("generator_bound") for r in ok)
+        return rows[0].get("status", "failed") + _marks(rows), None, ""
+    return "", _mean(ok, "rate"), _marks(ok)
+
+
+def _marks(rows: list[dict]) -> str:
+    """' *' generator-bound, ' †' measured again after the load tool hung (see FOOTNOTE)."""
+    bound = " *" if any(r.get("generator_bound") for r in rows) else ""
+    retried = " †" if any(r.get("retried") for r in rows) else ""
+    return bound + retried
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:
@@ -48,12 +55,12 @@ def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[li
             pub_base = pub.get(BASELINE["A"], {}).get(level)
             body = []
             for system in suite.systems:
-                note, rate, bound = _cell(by_system[system])
+                note, rate, marks = _cell(by_system[system])
                 p = pub.get(system, {}).get(level)
                 body.append(
                     [
                         names[system].display,
-                        note or _fmt(rate) + (" *" if bound else ""),
+                        note or _fmt(rate) + marks,
                         _fmt(p),
                         _fmt(rate / base, 2) if rate and base else "-",
                         _fmt(p / pub_base, 2) if p and pub_base else "-",
@@ -74,13 +81,13 @@ def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[li
                     for r in rows
                     if r["system"] == system and r["level"] == level and r["scenario"] == scenario.name
                 ]
-                note, rate, bound = _cell(case_rows)
+                note, rate, marks = _cell(case_rows)
                 p: dict[str, Any] = pub.get(system, {})
                 body.append(
                     [
                         scenario.name,
                         names[system].display,
-                        note or _fmt(rate) + (" *" if bound else ""),
+                        note or _fmt(rate) + marks,
                         _fmt(_mean(case_rows, "p50_ms"), 1),
                         _fmt(_mean(case_rows, "p99_ms"), 1),
                         _fmt(_mean(case_rows, "server_rss_mb"), 0),
@@ -96,7 +103,11 @@ def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[li
     return out
 
 
-FOOTNOTE = "* generator-bound: the generator's CPU averaged >= 90% during the measurement."
+FOOTNOTE = (
+    "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
+    "† retried: the load tool hung and was killed; the figure is from the first attempt that "
+    "completed (case.json lists every attempt)."
+)
 
 
 def rich_tables(suite: Suite, rows: list[dict]) -> list[Table]:
@@ -132,5 +143,5 @@ def markdown(suite: Suite, rows: list[dict], manifest: dict[str, Any]) -> str:
         lines += ["## Cases without a figure (failed, or not buildable)", ""]
         lines += [f"- {r['case']}: {r.get('reason', '')}" for r in failed]
         lines.append("")
-    lines += [FOOTNOTE, ""]
+    lines += [FOOTNOTE.replace("\n", "\n\n"), ""]
     return "\n".join(lines)

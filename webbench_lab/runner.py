@@ -1,6 +1,6 @@
 """The benchmark runner: for each case, start the system, verify it, warm up, measure with the load
 tool from every generator at once, sample both hosts once a second, stop the system, and keep
-everything in a new results directory.
+everything in a new results directory. A load tool that hangs is killed and the case measured again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ LOAD = "load"
 SAMPLER = "sampler"
 CASE_OVERHEAD_S = 6.0  # start, verify, stop and fetching logs, per case, for --dry-run's estimate
 GENERATOR_BOUND_PCT = 90.0
-LOAD_GRACE_S = 10  # seconds a load tool may run past its duration before it gets SIGINT
+LOAD_GRACE_S = 5.0  # seconds a load tool may run past its duration before it gets SIGINT
+LOAD_KILL_S = 5.0  # seconds after SIGINT before its process group gets SIGKILL (it hung)
+QUIET_CPU_PCT = 10.0  # before a retry, the server's CPUs stay below this ...
+QUIET_WINDOW_S = 1.0  # ... for this long ...
+QUIET_TIMEOUT_S = 30.0  # ... or the retry starts anyway after this long (and says so)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,36 @@ def expected_seconds(suite: Suite, cases: list[Case]) -> float:
     return len(cases) * (suite.warmup + suite.duration + CASE_OVERHEAD_S)
 
 
+@dataclass
+class LoadRun:
+    """One load on every generator: (host, local path, text) per process, how each ended."""
+
+    outputs: list[tuple[str, Path, str]]
+    ended: dict[str, str]  # "<host>-<tool>-<n>": exited | interrupted | killed
+    interrupted: bool
+
+
+@dataclass
+class Attempt:
+    """One warm-up plus measurement of a case; `hung` when a load process had to be killed."""
+
+    number: int
+    outputs: list[tuple[str, Path, str]]
+    samples: dict[str, list[dict]]
+    hung: bool
+    interrupted: bool
+    reason: str
+    record: dict[str, Any]
+
+
 class Runner:
     """Runs the planned cases on the lab, one system-and-level at a time."""
+
+    load_grace = LOAD_GRACE_S
+    kill_after = LOAD_KILL_S
+    quiet_threshold = QUIET_CPU_PCT
+    quiet_window = QUIET_WINDOW_S
+    quiet_timeout = QUIET_TIMEOUT_S
 
     def __init__(self, lab: Lab, suite: Suite, results: ResultsDir, progress) -> None:
         self.lab = lab
@@ -112,7 +144,6 @@ class Runner:
         self.generators = [lab.generator, *others]
         self._own = others
         self.failed = 0
-        self.last_interrupted = False
 
     def close(self) -> None:
         for hc in self._own:
@@ -170,44 +201,106 @@ class Runner:
     # -- one measurement ----------------------------------------------------------------------
 
     def _measure(self, system: System, case: Case) -> None:
+        """Measure the case; a load tool that hung is killed and the whole attempt (warm-up and
+        measurement) runs again from a quiet server, up to the suite's `load_attempts`."""
         suite = self.suite
-        case_dir = self.results.case_dir(case)
-        if suite.warmup:
-            self._load(system, case, suite.warmup, case_dir / "warmup", keep=False)
-        samplers = self._start_samplers(system)
-        started = time.time()
-        try:
-            outputs = self._load(system, case, suite.duration, case_dir, keep=True)
-        finally:
-            samples = self._stop_samplers(samplers, case_dir)
-        parsed = []
-        errors = []
-        for host, path, text in outputs:
-            try:
-                parsed.append(loadtools.parse(suite.load_tool, text))
-            except loadtools.ParseError as exc:
-                errors.append(f"{host}: {exc} (raw output: {path.name})")
+        attempts: list[Attempt] = []
+        for number in range(1, suite.load_attempts + 1):
+            quiet = self._wait_quiet() if number > 1 else None
+            attempt = self._attempt(system, case, number)
+            attempt.record["quiet_before"] = quiet
+            attempts.append(attempt)
+            if not attempt.hung:
+                break
+            self.progress.hung(case, number, suite.load_attempts, attempt.reason)
+        last = attempts[-1]
         record = {
             **_case_fields(case),
             "load_tool": suite.load_tool,
             "duration_s": suite.duration,
             "warmup_s": suite.warmup,
             "concurrency": suite.concurrency,
-            "started": _iso(started),
-            "ended": _iso(time.time()),
-            "load_interrupted": self.last_interrupted,
+            "started": attempts[0].record["started"],
+            "ended": last.record["ended"],
+            "load_interrupted": last.interrupted,
+            "attempt": None if last.hung else last.number,
+            "retried": len(attempts) > 1,
+            "attempts": [a.record for a in attempts],
+            "raw_outputs": [path.name for _, path, _ in last.outputs],
         }
-        if errors or not parsed:
+        if last.hung:
             self.failed += 1
-            record.update(status="failed", reason="; ".join(errors) or "no load output")
+            record.update(
+                status="failed",
+                reason=f"{suite.load_tool} hung on every attempt ({len(attempts)}): {last.reason}",
+            )
         else:
-            total = loadtools.combine(parsed)
-            record.update(status="ok", **_figures(total), processes=[p.as_dict() for p in parsed])
-        record.update(_resources(samples, self.generators))
+            parsed, errors = [], []
+            for host, path, text in last.outputs:
+                try:
+                    parsed.append(loadtools.parse(suite.load_tool, text))
+                except loadtools.ParseError as exc:
+                    errors.append(f"{host}: {exc} (raw output: {path.name})")
+            if errors or not parsed:
+                self.failed += 1
+                record.update(status="failed", reason="; ".join(errors) or "no load output")
+            else:
+                total = loadtools.combine(parsed)
+                record.update(status="ok", **_figures(total), processes=[p.as_dict() for p in parsed])
+        record.update(_resources(last.samples, self.generators))
         self.results.write_case(case, record)
 
-    def _load(self, system: System, case: Case, seconds: int, out_dir: Path, keep: bool):
-        """Run the load from every generator at once; returns (host, local path, text) per process."""
+    def _attempt(self, system: System, case: Case, number: int) -> Attempt:
+        """One warm-up and one measurement, every file named by the attempt."""
+        suite = self.suite
+        case_dir = self.results.case_dir(case)
+        started = time.time()
+        warmup = None
+        if suite.warmup:
+            warmup = self._load(system, case, suite.warmup, case_dir, None)
+        samplers = self._start_samplers(system)
+        try:
+            load = self._load(system, case, suite.duration, case_dir, number)
+        finally:
+            samples = self._stop_samplers(samplers, case_dir, number)
+        hung = [f"{name} ({how})" for name, how in load.ended.items() if how == "killed"]
+        reason = (
+            f"{', '.join(hung)} still running {self.load_grace:g} s after its {suite.duration} s, "
+            f"then {self.kill_after:g} s after SIGINT: killed"
+            if hung
+            else ""
+        )
+        resources = _resources(samples, self.generators)
+        record: dict[str, Any] = {
+            "attempt": number,
+            "started": _iso(started),
+            "ended": _iso(time.time()),
+            "outcome": "hung" if hung else "interrupted" if load.interrupted else "completed",
+            "reason": reason,
+            "load": load.ended,
+            "warmup": None if warmup is None else warmup.ended,
+            "raw_outputs": [path.name for _, path, _ in load.outputs],
+            "samples": sorted(f"samples-{hc.host.name}.{_suffix(number)}.jsonl" for hc, _, _ in samplers),
+            "generator_cpu_pct": resources["generator_cpu_pct"],
+            "server_cpu_pct": resources["server_cpu_pct"],
+        }
+        return Attempt(number, load.outputs, samples, bool(hung), load.interrupted, reason, record)
+
+    def _wait_quiet(self) -> dict[str, Any]:
+        """Before a retry: wait until the server's CPUs are idle (a hung attempt may have left the
+        system with a backlog); what was seen is recorded, a server that stays busy is not hidden."""
+        answer = self.lab.server.agent(
+            "quiet",
+            str(self.quiet_threshold),
+            str(self.quiet_window),
+            str(self.quiet_timeout),
+            timeout=self.quiet_timeout + 30,
+        )
+        return {k: answer.get(k) for k in ("quiet", "cpu_pct", "waited_s")}
+
+    def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
+        """Run the load from every generator at once. With an attempt number, every process's raw
+        output is kept in out_dir, named by the attempt; without one (the warm-up), none is."""
         suite = self.suite
         ports = system.load_ports(case.level)
         address = self.lab.server.host.bench_address
@@ -225,36 +318,43 @@ class Runner:
                 processes.append(
                     {"argv": self._argv(hc, url, share, seconds, run_id, p_index, files), "out": out}
                 )
-            # siege 4.0.7 can hang after its time is up: SIGINT makes it print its summary.
+            # A tool still running after its time gets SIGINT (it prints its summary), and SIGKILL
+            # to its process group if it still runs: siege 4.0.7 can deadlock with SIGINT blocked.
             specs.append(
                 {
                     "name": LOAD,
                     "processes": processes,
                     "files": files,
-                    "interrupt_after": seconds + LOAD_GRACE_S,
-                    "timeout": seconds + 120,
+                    "interrupt_after": seconds + self.load_grace,
+                    "kill_after": self.kill_after,
+                    "timeout": seconds + self.load_grace + self.kill_after + 30,
                 }
             )
-        answers = self._run_everywhere(specs, timeout=seconds + 180)
-        self.last_interrupted = any(any(a.get("interrupted", [])) for a in answers)
+        answers = self._run_everywhere(specs, timeout=seconds + self.load_grace + self.kill_after + 90)
         outputs = []
-        for hc, spec, _answer in zip(self.generators, specs, answers, strict=True):
+        ended: dict[str, str] = {}
+        interrupted = False
+        for hc, spec, answer in zip(self.generators, specs, answers, strict=True):
             remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
+            how = answer.get("ended") or ["exited"] * len(spec["processes"])
+            interrupted = interrupted or any(answer.get("interrupted", []))
             for p_index, proc in enumerate(spec["processes"]):
                 name = f"{hc.host.name}-{suite.load_tool}-{p_index}"
+                ended[name] = how[p_index]
                 raw = hc.sh(f"cat {proc['out']} 2>/dev/null || true").stdout
                 text = raw
                 if suite.load_tool == "k6":  # the figures are in k6's summary export
                     text = hc.sh(
                         f"cat {remote_dir}/{run_id}-{p_index}.summary.json 2>/dev/null || true"
                     ).stdout
-                if keep:
-                    self.results.write_text(out_dir / f"{name}.out", raw)
+                path = out_dir / f"{name}.{_suffix(attempt)}.out"
+                if attempt is not None:
+                    self.results.write_text(path, raw)
                     if suite.load_tool == "k6":
-                        self.results.write_text(out_dir / f"{name}.summary.json", text)
-                outputs.append((hc.host.name, out_dir / f"{name}.out", text))
+                        self.results.write_text(out_dir / f"{name}.{_suffix(attempt)}.summary.json", text)
+                outputs.append((hc.host.name, path, text))
             hc.sh(f"rm -f {remote_dir}/{run_id}-*")
-        return outputs
+        return LoadRun(outputs, ended, interrupted)
 
     def _argv(
         self,
@@ -342,14 +442,14 @@ class Runner:
             started.append((hc, name, out))
         return started
 
-    def _stop_samplers(self, samplers, case_dir: Path) -> dict[str, list[dict]]:
+    def _stop_samplers(self, samplers, case_dir: Path, attempt: int) -> dict[str, list[dict]]:
         samples: dict[str, list[dict]] = {}
         for hc, name, out in samplers:
             hc.agent("stop", name)
             text = hc.sh(f"cat {out} 2>/dev/null || true").stdout
             role = "server" if hc is self.lab.server else f"generator:{hc.host.name}"
             samples[role] = [json.loads(line) for line in text.splitlines() if line.strip()]
-            self.results.write_text(case_dir / f"samples-{hc.host.name}.jsonl", text)
+            self.results.write_text(case_dir / f"samples-{hc.host.name}.{_suffix(attempt)}.jsonl", text)
         return samples
 
     def _keep_logs(self, system: System, case: Case, log_files: list[str]) -> None:
@@ -389,6 +489,10 @@ def _cpu_count(hc: HostControl) -> int:
             count += int(hi or lo) - int(lo) + 1
         return count
     return int(hc.sh("nproc").stdout.strip() or 1)
+
+
+def _suffix(attempt: int | None) -> str:
+    return f"attempt-{attempt}" if attempt is not None else "warmup"
 
 
 def _case_fields(case: Case) -> dict[str, Any]:

@@ -5,6 +5,8 @@ Schema (every field required unless marked optional):
   load_tool: siege | wrk | k6        concurrency: int > 0     duration: int > 0 (seconds)
   warmup: int >= 0 (seconds)         repeats: int > 0         levels: [int > 0, ...]
   systems: [system name, ...]        scenarios: [{name: str, endpoint: str starting with /}, ...]
+  load_attempts: optional int > 0 (default 3): how often a case is measured when its load tool
+         hangs and has to be killed; the figure is the first attempt that completed
   quick: optional mapping overriding duration, warmup, levels, systems, concurrency, and
          endpoints ({scenario name: endpoint}) for `--quick` runs
   published: optional mapping {scenario: {system: figures}} of the published results
@@ -25,6 +27,7 @@ from webbench_lab.yamlfile import display, load_mapping
 
 SUITES = REPO / "suites"
 DEFAULT_SUITE = "web_bench_2011"
+DEFAULT_LOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Suite:
     levels: list[int]
     systems: list[str]
     scenarios: list[Scenario]
+    load_attempts: int = DEFAULT_LOAD_ATTEMPTS
     quick: dict[str, Any] = field(default_factory=dict)
     published: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -77,6 +81,7 @@ _FIELDS: dict[str, tuple[type, bool]] = {
     "levels": (list, True),
     "systems": (list, True),
     "scenarios": (list, True),
+    "load_attempts": (int, False),
     "quick": (dict, False),
     "published": (dict, False),
 }
@@ -117,8 +122,8 @@ def load_suite(name_or_path: str) -> Suite:
         raise fail("name", f"the file's name '{path.stem}'", data["name"])
     if data["load_tool"] not in TOOLS:
         raise fail("load_tool", f"one of {', '.join(TOOLS)}", data["load_tool"])
-    for key in ("concurrency", "duration", "repeats"):
-        if data[key] < 1:
+    for key in ("concurrency", "duration", "repeats", "load_attempts"):
+        if data.get(key, 1) < 1:
             raise fail(key, "a positive int", data[key])
     if data["warmup"] < 0:
         raise fail("warmup", "an int >= 0", data["warmup"])

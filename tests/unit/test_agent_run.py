@@ -1,11 +1,13 @@
 """The agent's `run`: a load tool that overstays its time gets SIGINT (and prints its summary),
-one that ignores SIGINT is killed at the timeout; both are reported."""
+one that ignores SIGINT has its whole process group killed a few seconds later; both are reported.
+And `quiet`, which waits for an idle host."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 AGENT = Path(__file__).resolve().parents[2] / "webbench_lab" / "agent" / "appctl.py"
@@ -41,11 +43,70 @@ def test_overstaying_tool_gets_sigint_and_its_summary_is_kept(tmp_path):
     assert out.read_text().strip() == '{"summary": 1}'
 
 
-def test_a_tool_that_ignores_sigint_is_killed_at_the_timeout(tmp_path):
-    spec = {"name": "load", "interrupt_after": 0.3, "timeout": 1.5,
+def test_a_tool_that_ignores_sigint_is_killed_kill_after_seconds_later(tmp_path):
+    spec = {"name": "load", "interrupt_after": 0.3, "kill_after": 0.7, "timeout": 20,
             "processes": [{"argv": [sys.executable, "-c", IGNORES], "out": str(tmp_path / "b.out")},
                           {"argv": ["true"], "out": str(tmp_path / "c.out")}]}  # fmt: skip
     answer = run_agent(tmp_path, spec)
-    assert answer["interrupted"] == [True, False]
+    assert answer["interrupted"] == [True, False] and answer["killed"] == [True, False]
+    assert answer["ended"] == ["killed", "exited"]
     assert answer["exit_codes"][0] == -9 and answer["exit_codes"][1] == 0
-    assert 1.4 < answer["seconds"] < 5
+    assert 0.9 < answer["seconds"] < 5
+
+
+# Forks a child that ignores SIGINT too, then hangs: like siege's threads, all must go.
+FORKS_AND_HANGS = (
+    "import os, signal, sys, time\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    time.sleep(60)\n"
+    "    os._exit(0)\n"
+    "open(sys.argv[1], 'w').write(str(pid))\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_the_hung_tools_whole_process_group_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    spec = {"name": "load", "interrupt_after": 0.5, "kill_after": 0.5, "timeout": 20,
+            "processes": [{"argv": [sys.executable, "-c", FORKS_AND_HANGS, str(pid_file)],
+                           "out": str(tmp_path / "d.out")}]}  # fmt: skip
+    answer = run_agent(tmp_path, spec)
+    assert answer["ended"] == ["killed"]
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_a_tool_that_never_gets_sigint_is_killed_at_the_timeout(tmp_path):
+    hangs = {"argv": [sys.executable, "-c", IGNORES], "out": str(tmp_path / "e.out")}
+    spec = {"name": "load", "timeout": 1.0, "kill_after": 30, "processes": [hangs]}
+    answer = run_agent(tmp_path, spec)
+    assert answer["ended"] == ["killed"] and answer["interrupted"] == [False]
+    assert 0.9 < answer["seconds"] < 5
+
+
+def test_quiet_reports_an_idle_host_or_gives_up_at_its_timeout(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(AGENT), "quiet", "101", "0.5", "5"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    idle = json.loads(proc.stdout)
+    assert idle["quiet"] is True and 0.5 <= idle["waited_s"] < 2  # nothing is above 101%
+    busy = subprocess.run(
+        [sys.executable, str(AGENT), "quiet", "-1", "0.5", "1"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    answer = json.loads(busy.stdout)
+    assert answer["quiet"] is False and 1 <= answer["waited_s"] < 2  # every CPU is above -1%
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

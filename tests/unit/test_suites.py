@@ -56,6 +56,8 @@ def test_narrowing_options():
         ({"scenarios": [{"name": "x", "endpoint": "ping"}]}, "field 'scenarios' must be a list of"),
         ({"colour": "red"}, "unknown field 'colour'"),
         ({"repeats": 0}, "field 'repeats' must be a positive int"),
+        ({"load_attempts": 0}, "field 'load_attempts' must be a positive int"),
+        ({"load_attempts": "3"}, "field 'load_attempts' must be a int"),
     ],
 )
 def test_bad_suite_fields(tmp_path, change, message):
@@ -115,3 +117,12 @@ def test_results_directories_are_never_reused(tmp_path):
     a = ResultsDir(tmp_path, "s")
     b = ResultsDir(tmp_path, "s")
     assert a.path != b.path and a.path.is_dir() and b.path.is_dir()
+
+
+def test_load_attempts_defaults_to_three_and_can_be_set(tmp_path):
+    assert load_suite("web_bench_2011").load_attempts == 3
+    data = yaml.safe_load((SUITES / "web_bench_2011.yml").read_text())
+    data.update(name="patient", load_attempts=5)
+    path = tmp_path / "patient.yml"
+    path.write_text(yaml.safe_dump(data))
+    assert load_suite(str(path)).load_attempts == 5

@@ -8,6 +8,8 @@ group, so that stop can end every one of them for sure:
   appctl returns when every port of the spec accepts connections (or fails with the log's tail).
 - stop: TERM to the process group and to every process carrying the marker (daemons such as
   spawn-fcgi's children leave the group), KILL after a grace period, then confirm the ports free.
+- run: the load, to completion, with SIGINT then SIGKILL for a tool that overstays its time.
+- quiet: wait until the host's CPUs are idle (before a measurement is retried).
 - status, ports, probe (HTTP GETs for the verification gate, answers in base64).
 
 Every answer is one JSON object on stdout.
@@ -28,7 +30,9 @@ import time
 from pathlib import Path
 
 RUN_ROOT = Path(os.environ.get("WEBBENCH_RUN_ROOT", "/var/lib/webbench/run"))
-MARKER = "WEBBENCH_APP"
+# The marker's name can be changed for the control machine's own tests, so that they never touch
+# a lab's processes on the same machine.
+MARKER = os.environ.get("WEBBENCH_MARKER", "WEBBENCH_APP")
 
 
 def _run_dir(name: str) -> Path:
@@ -324,7 +328,13 @@ def probe(urls: list[str], timeout: float = 30.0) -> dict:
 
 def run(spec: dict) -> dict:
     """Run the spec's processes at once to completion (the load), each writing its own output
-    file; marked like a system so that `stop <name>` ends them for sure from another session."""
+    file; marked like a system so that `stop <name>` ends them for sure from another session.
+
+    A load tool can hang after its time is up (siege 4.0.7 deadlocks with SIGINT blocked in every
+    thread), so each process gets, in turn: SIGINT at `interrupt_after` seconds (siege, wrk and k6
+    then print their summary), SIGKILL to its whole process group `kill_after` seconds later, and
+    SIGKILL at `timeout` in any case. Each process ends as "exited", "interrupted" or "killed".
+    """
     name = spec["name"]
     run_dir = _run_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -336,7 +346,7 @@ def run(spec: dict) -> dict:
     }
     for rel, text in spec.get("files", {}).items():
         (run_dir / rel).write_text(text)
-    started = time.time()
+    started = time.monotonic()
     children = []
     with contextlib.suppress(OSError):  # already a group leader: the marker still finds them
         os.setsid()
@@ -351,33 +361,80 @@ def run(spec: dict) -> dict:
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group, killed as a whole
                 ),
                 out,
             )
         )
-    # A tool still running `interrupt_after` seconds in gets SIGINT (siege, wrk and k6 then print
-    # their summary); one still running at `timeout` is killed.
-    interrupt_at = started + spec.get("interrupt_after", spec.get("timeout", 600))
-    deadline = started + spec.get("timeout", 600)
-    interrupted = [False] * len(children)
-    while any(child.poll() is None for child, _ in children) and time.time() < deadline:
-        if time.time() >= interrupt_at:
-            for i, (child, _) in enumerate(children):
-                if child.poll() is None and not interrupted[i]:
+    timeout = float(spec.get("timeout", 600))
+    interrupt_at = started + float(spec.get("interrupt_after", timeout))
+    kill_after = float(spec.get("kill_after", 5))
+    deadline = started + timeout
+    sigint_at: list[float | None] = [None] * len(children)
+    killed = [False] * len(children)
+    while any(child.poll() is None for child, _ in children):
+        now = time.monotonic()
+        for i, (child, _) in enumerate(children):
+            if child.poll() is not None:
+                continue
+            if now >= deadline or (sigint_at[i] is not None and now >= sigint_at[i] + kill_after):
+                _kill_group(child.pid)
+                killed[i] = True
+            elif sigint_at[i] is None and now >= interrupt_at:
+                with contextlib.suppress(ProcessLookupError):
                     child.send_signal(signal.SIGINT)
-                    interrupted[i] = True
+                sigint_at[i] = now
+        if all(killed[i] or child.poll() is not None for i, (child, _) in enumerate(children)):
+            break
         time.sleep(0.05)
     codes = []
     for child, out in children:
-        if child.poll() is None:
-            child.kill()
         codes.append(child.wait())
         out.close()
+    interrupted = [t is not None for t in sigint_at]
+    ended = [
+        "killed" if k else "interrupted" if i else "exited" for k, i in zip(killed, interrupted, strict=True)
+    ]
     return {
         "ok": True,
         "exit_codes": codes,
         "interrupted": interrupted,
-        "seconds": round(time.time() - started, 3),
+        "killed": killed,
+        "ended": ended,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group: a hung tool's threads and any children it forked."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def quiet(threshold: float, window: float, timeout: float) -> dict:
+    """Wait until this host's CPUs (those it may use) stay below `threshold` percent busy for
+    `window` seconds, at most `timeout` seconds: a retried measurement starts from a quiet host."""
+    hz = os.sysconf("SC_CLK_TCK")
+    cpus = _allowed_cpus()
+    step = 0.25
+    started = time.monotonic()
+    calm_since = started
+    last_ticks, last_t = _cpu_ticks(cpus), started
+    pct = None
+    while True:
+        time.sleep(step)
+        ticks, now = _cpu_ticks(cpus), time.monotonic()
+        pct = 100.0 * (ticks - last_ticks) / hz / (now - last_t) / len(cpus)
+        last_ticks, last_t = ticks, now
+        if pct >= threshold:
+            calm_since = now
+        if now - calm_since >= window or now - started >= timeout:
+            break
+    return {
+        "ok": True,
+        "quiet": now - calm_since >= window,
+        "cpu_pct": round(pct, 1),
+        "waited_s": round(now - started, 2),
     }
 
 
@@ -477,6 +534,8 @@ def main(argv: list[str]) -> int:
         result = probe(payload["urls"])
     elif command == "run":
         result = run(payload)
+    elif command == "quiet":
+        result = quiet(float(argv[2]), float(argv[3]), float(argv[4]))
     else:
         result = {"ok": False, "error": f"unknown command {command!r}"}
     sys.stdout.write(json.dumps(result) + "\n")
