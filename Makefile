@@ -68,7 +68,7 @@ bench: venv
 
 # Benchmark of the runner itself (not a test): wall time / (measurement + warm-up), goal <= 1.10.
 bench-overhead: venv
-	$(BIN)/python -m webbench_lab.overhead --suite $(SUITE) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
+	$(BIN)/python -m webbench_lab.bench.overhead --suite $(SUITE) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
 
 down: venv
 	$(WBL) lab down
@@ -88,7 +88,7 @@ lint: venv
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --nocolor playbooks roles
 
 lock: venv
-	$(BIN)/python -m webbench_lab.lockfile
+	$(BIN)/python -m webbench_lab.provision.lockfile
 
 clean-cache:
 	rm -rf .lab/cache

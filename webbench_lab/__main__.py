@@ -1,5 +1,5 @@
 """Allow `python -m webbench_lab`."""
 
-from webbench_lab.cli import main
+from webbench_lab.cli.main import main
 
 raise SystemExit(main())

@@ -1,4 +1,5 @@
-"""One error type for bad input, so the CLI can print one line and exit 2 instead of a traceback."""
+"""The two errors the CLI turns into one line instead of a traceback: bad input the user can fix
+(exit 2) and a failure the user did not cause (exit 1)."""
 
 from __future__ import annotations
 

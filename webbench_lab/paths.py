@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
+AGENT = PACKAGE / "agent" / "appctl.py"  # copied to every host
+COLLECTOR = PACKAGE / "agent" / "auditor.py"  # sent to every host in the command line
 TEMPLATES = REPO / "templates"
 INVENTORY_DIR = REPO / "inventory"
 LOCAL_INVENTORY = INVENTORY_DIR / "local.yml"

@@ -1,7 +1,14 @@
-"""The e2e tests share one real local lab per session: built fresh, provisioned once.
+"""The e2e tests run on a real local lab, built by fixtures rather than by file order, so any one
+file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what it needs):
 
-Files run in name order: test_1_lab (hosts and provisioning), test_2_apps (the systems under
-test), test_3_bench (the runner), test_4_teardown (`lab up` again, `lab down`, cleaning a half-built lab).
+- `lab` / `provisioned`: a fresh lab provisioned with pyinfra (its first provision and the audit
+  taken right after it are kept for the tests that look at them);
+- `ansible_lab` (test_ansible.py): a second fresh lab, provisioned with Ansible;
+- `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down.
+
+One lab runs at a time, so a session orders its tests to build each lab once: the pyinfra lab's
+tests first (those marked fresh_lab before any app runs), then the Ansible lab's, then teardown's
+(see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -13,9 +20,9 @@ import sys
 
 import pytest
 
-from webbench_lab.inventory import LabInventory, load_inventory
+from webbench_lab.hosts.inventory import LabInventory, load_inventory
+from webbench_lab.hosts.ssh import connect
 from webbench_lab.paths import LOCAL_INVENTORY
-from webbench_lab.remote import connect
 
 
 def wbl(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
@@ -39,28 +46,49 @@ def by_group(inv: LabInventory, group: str):
     return inv.group(group)[0]
 
 
-def pytest_collection_modifyitems(items):
-    if os.geteuid() != 0:
-        skip = pytest.mark.skip(reason="the local lab needs root (run `sudo make test`)")
-        for item in items:
-            if "e2e" in item.keywords:
-                item.add_marker(skip)
+class Labs:
+    """The one local lab of this session: which engine provisioned it, and what was kept of it."""
+
+    def __init__(self) -> None:
+        self.engine: str | None = None  # "pyinfra", "ansible", "bare" or None (no lab up)
+        self.first_provision: dict = {}
+        self.audit_dir = None
+        self.audit: dict | None = None
+
+    def fresh(self, engine: str, audits_root) -> LabInventory:
+        """The lab as `engine` first provisioned it: built anew unless it is that lab already."""
+        if self.engine != engine:
+            self.engine = None
+            assert wbl("lab", "down").returncode == 0
+            proc = wbl("lab", "up")
+            assert proc.returncode == 0, proc.stderr
+            if engine != "bare":
+                proc = wbl("provision", "--engine", engine, "--json")
+                assert proc.returncode == 0, proc.stderr
+                self.first_provision = json.loads(proc.stdout)
+            if engine == "pyinfra":
+                # Before any app runs, so that it compares with a fresh Ansible lab's.
+                self.audit_dir = audits_root / "pyinfra"
+                proc = wbl("audit", "--out", str(self.audit_dir), "--json")
+                assert proc.returncode == 0, proc.stderr
+                self.audit = json.loads(proc.stdout)
+            self.engine = engine
+        return load_inventory(LOCAL_INVENTORY)
+
+    def any(self, audits_root) -> LabInventory:
+        return load_inventory(LOCAL_INVENTORY) if self.engine else self.fresh("bare", audits_root)
+
+    def gone(self) -> None:
+        """A test took the lab down."""
+        self.engine = None
 
 
 @pytest.fixture(scope="session")
-def lab() -> LabInventory:
-    # The tests need fresh hosts: a lab left up is taken down first.
-    assert wbl("lab", "down").returncode == 0
-    proc = wbl("lab", "up")
-    assert proc.returncode == 0, proc.stderr
-    return load_inventory(LOCAL_INVENTORY)
-
-
-@pytest.fixture(scope="session")
-def provisioned(lab) -> dict:
-    proc = wbl("provision", "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+def labs():
+    state = Labs()
+    yield state
+    if state.engine:
+        wbl("lab", "down")
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +96,62 @@ def audits_root(tmp_path_factory):
     return tmp_path_factory.mktemp("audits")
 
 
-@pytest.fixture(scope="session")
-def pyinfra_audit(provisioned, audits_root) -> dict:
-    """The audit of the freshly pyinfra-provisioned lab (taken in test_1, before any app runs)."""
-    proc = wbl("audit", "--out", str(audits_root / "pyinfra"), "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+@pytest.fixture
+def lab(labs, audits_root) -> LabInventory:
+    """A lab provisioned with pyinfra (built fresh when the session has none)."""
+    return labs.fresh("pyinfra", audits_root)
+
+
+@pytest.fixture
+def provisioned(lab, labs) -> dict:
+    """The first pyinfra provision of that lab (--json)."""
+    return labs.first_provision
+
+
+@pytest.fixture
+def pyinfra_audit(labs, audits_root) -> dict:
+    """The audit of the freshly pyinfra-provisioned lab, taken before any app ran (that lab need
+    not be up any more: the Ansible lab's tests compare with it)."""
+    if labs.audit is None:
+        labs.fresh("pyinfra", audits_root)
+    assert labs.audit is not None
+    return labs.audit
+
+
+@pytest.fixture
+def ansible_lab(labs, audits_root, pyinfra_audit) -> tuple[LabInventory, dict]:
+    """A fresh lab provisioned with Ansible, and its first provision (--json). After the pyinfra
+    lab's audit, which it is compared with."""
+    inventory = labs.fresh("ansible", audits_root)
+    return inventory, labs.first_provision
+
+
+@pytest.fixture
+def any_lab(labs, audits_root) -> LabInventory:
+    """Whatever lab is up (or a bare one), for tests that take it down: they call labs.gone()."""
+    return labs.any(audits_root)
+
+
+@pytest.fixture
+def no_lab(labs) -> None:
+    assert wbl("lab", "down").returncode == 0
+    labs.gone()
+
+
+def _order(item) -> tuple[int, int]:
+    if "any_lab" in item.fixturenames or "no_lab" in item.fixturenames:
+        return 2, 0
+    if "ansible_lab" in item.fixturenames:
+        return 1, 0
+    return 0, 0 if item.get_closest_marker("fresh_lab") else 1
+
+
+def pytest_collection_modifyitems(items):
+    # One lab at a time: the pyinfra lab's tests, then the Ansible lab's, then those that take the
+    # lab down (a stable sort keeps each file's own order).
+    items.sort(key=_order)
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="the local lab needs root (run `sudo make test`)")
+        for item in items:
+            if "e2e" in item.keywords:
+                item.add_marker(skip)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from webbench_lab.agent import auditor
-from webbench_lab.auditdiff import ABSENT, VOLATILE, Drift, comparable, compare
-from webbench_lab.auditreport import render_drift, render_markdown
+from webbench_lab.audit.diff import ABSENT, VOLATILE, Drift, comparable, compare
+from webbench_lab.audit.report import render_drift, render_markdown
 
 AUDITOR = Path(auditor.__file__).resolve()
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -277,9 +277,11 @@ def test_audit_is_json(collected):
 
 
 def test_missing_things_are_recorded_not_raised(tmp_path):
+    user = "no-such-user-xyz"
     audit = auditor.collect(
         {
-            "app_user": "no-such-user-xyz",
+            "app_user": user,
+            "run_as": ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"],
             "bench_address": "192.0.2.123",
             "packages": [],
             "sysctls": ["net.core.no_such_sysctl"],
@@ -287,6 +289,12 @@ def test_missing_things_are_recorded_not_raised(tmp_path):
             "go": str(tmp_path / "no-go"),
             "jail": str(tmp_path / "no-jail"),
             "tools": {},
+            "siege_rc": None,
+            "config_files": [],
+            "config_dirs": [],
+            "config_globs": [],
+            "binary_globs": [],
+            "go_sum_globs": [],
         }
     )
     assert audit["errors"] == {}

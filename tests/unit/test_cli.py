@@ -8,7 +8,9 @@ import sys
 import pytest
 import yaml
 
-from webbench_lab import cli
+from webbench_lab.cli import main as cli
+from webbench_lab.cli import options
+from webbench_lab.errors import UserError
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,7 +82,29 @@ def test_lab_needs_root(monkeypatch, capsys, action):
 
 
 def test_provision_without_inventory_and_without_local_lab(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cli, "LOCAL_INVENTORY", tmp_path / "local.yml")
-    with pytest.raises(Exception) as err:
-        cli.resolve_inventory(None)
+    monkeypatch.setattr(options, "LOCAL_INVENTORY", tmp_path / "local.yml")
+    with pytest.raises(UserError) as err:
+        options.resolve_inventory(None)
     assert "run `sudo webbench-lab lab up` first, or pass -i" in str(err.value)
+
+
+def test_the_command_line_imports_nothing_heavy_before_a_command_runs():
+    """provision patches gevent before paramiko, fabric or ssl are imported: parsing must not
+    import them (each command imports what it needs when it runs)."""
+    code = (
+        "import sys; from webbench_lab.cli.main import build_parser; build_parser(); "
+        "print(sorted(m for m in ('paramiko', 'fabric', 'invoke', 'pyinfra', 'ssl', 'gevent', "
+        "'ansible', 'ansible_runner') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_every_command_has_its_handler():
+    parser = cli.build_parser()
+    for argv in (["lab", "up"], ["lab", "down"], ["lab", "status"], ["provision"], ["audit"],
+                 ["app", "start", "go-http"], ["app", "stop", "go-http"], ["app", "list"],
+                 ["app", "build"], ["bench"], ["verify"]):  # fmt: skip
+        args = parser.parse_args(argv)
+        assert callable(args.handler) and args.handler.__module__.startswith("webbench_lab.cli."), argv

@@ -14,9 +14,9 @@ import yaml
 from tests.unit.test_cli import assert_one_line_exit_2, run_cli
 from webbench_lab import defaults
 from webbench_lab.errors import UserError
-from webbench_lab.inventory import load_inventory
+from webbench_lab.hosts.inventory import load_inventory
 from webbench_lab.paths import PLAYBOOKS, ROLES, TEMPLATES
-from webbench_lab.provision import ENGINES, ansible_engine
+from webbench_lab.provision import ansible_engine
 
 ROLE_NAMES = sorted(p.name for p in ROLES.iterdir() if p.is_dir())
 
@@ -127,10 +127,6 @@ def test_inventory_without_the_groups_the_playbooks_need(write_inventory, ssh_fi
     assert_one_line_exit_2(proc, "group 'server' has no host")
 
 
-def test_engines_by_name():
-    assert sorted(ENGINES) == ["ansible", "pyinfra"]
-
-
 @pytest.mark.parametrize(
     ("diff", "expected", "found"),
     [
@@ -161,7 +157,7 @@ def _with_toolchain(bundle):
 
 
 def test_audit_looks_at_what_each_group_is_given(write_inventory):
-    from webbench_lab.audit import collector_command, host_spec
+    from webbench_lab.audit.collect import collector_command, host_spec
 
     inv = load_inventory(write_inventory())
     gen, srv = host_spec(inv.hosts["gen1"]), host_spec(inv.hosts["srv1"])

@@ -6,8 +6,8 @@ import paramiko
 import pytest
 
 from webbench_lab.errors import LabFailure
-from webbench_lab.hostctl import HostControl
-from webbench_lab.inventory import load_inventory
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.inventory import load_inventory
 
 
 class LostConnection:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import valid_inventory
 from webbench_lab.errors import UserError
-from webbench_lab.inventory import load_inventory
+from webbench_lab.hosts.inventory import load_inventory
 from webbench_lab.paths import INVENTORY_DIR
 
 

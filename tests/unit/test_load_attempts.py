@@ -16,12 +16,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from webbench_lab import report
+from webbench_lab.apps.systems import get as get_system
+from webbench_lab.bench import report
+from webbench_lab.bench.plan import Case
+from webbench_lab.bench.results import ResultsDir
+from webbench_lab.bench.runner import Runner
+from webbench_lab.bench.suites import load_suite
 from webbench_lab.defaults import host_vars
-from webbench_lab.results import ResultsDir
-from webbench_lab.runner import Case, Runner
-from webbench_lab.suites import load_suite
-from webbench_lab.systems import get as get_system
 
 AGENT = Path(__file__).resolve().parents[2] / "webbench_lab" / "agent" / "appctl.py"
 SIEGE_OUTPUT = Path(__file__).resolve().parents[1] / "fixtures" / "loadtools" / "siege-go-http-c200.txt"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from webbench_lab.loadtools import LoadResult, ParseError, combine, command, parse
+from webbench_lab.bench.loadtools import LoadResult, ParseError, combine, command, parse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "loadtools"
 

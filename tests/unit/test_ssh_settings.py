@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import paramiko
 
-from webbench_lab.inventory import load_inventory
+from webbench_lab.hosts.inventory import load_inventory
+from webbench_lab.hosts.ssh import ssh_error
 from webbench_lab.provision.pyinfra_engine import pyinfra_host_data
-from webbench_lab.remote import ssh_error
 
 
 def test_pyinfra_host_data_is_strict(write_inventory, ssh_files):
@@ -32,7 +32,7 @@ def test_non_root_user_gets_sudo(write_inventory, ssh_files):
 
 
 def test_fabric_connection_rejects_unknown_keys(write_inventory, monkeypatch):
-    from webbench_lab import remote
+    from webbench_lab.hosts import ssh as remote
 
     host = load_inventory(write_inventory()).hosts["srv1"]
     seen = {}

@@ -8,10 +8,11 @@ import sys
 import pytest
 import yaml
 
+from webbench_lab.bench.plan import Options, effective_suite, expected_seconds, plan
+from webbench_lab.bench.results import ResultsDir
+from webbench_lab.bench.runner import _share
+from webbench_lab.bench.suites import SUITES, load_suite
 from webbench_lab.errors import UserError
-from webbench_lab.results import ResultsDir
-from webbench_lab.runner import Options, _share, effective_suite, expected_seconds, plan
-from webbench_lab.suites import SUITES, load_suite
 
 
 def test_lab_a_suite_is_the_published_one():

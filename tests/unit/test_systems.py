@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from webbench_lab import systems
+from webbench_lab.apps import systems
+from webbench_lab.apps.systems import HostPaths, launch_spec, load_system
 from webbench_lab.defaults import shared_defaults
 from webbench_lab.errors import UserError
-from webbench_lab.systems import HostPaths, launch_spec, load_system
 from webbench_lab.templating import render
 
 PATHS = HostPaths(

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from webbench_lab.verify import ENDPOINTS, check_answer, check_system, first_difference
+from webbench_lab.apps.verify import ENDPOINTS, check_answer, check_system, first_difference
 
 BY_PATH = {e.path: e for e in ENDPOINTS}
 

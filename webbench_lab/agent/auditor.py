@@ -624,29 +624,29 @@ def collect(spec: dict[str, Any]) -> dict[str, Any]:
             errors[name] = f"{type(exc).__name__}: {exc}"
             return None
 
-    user = spec.get("app_user") or "webbench"
-    run_as = spec.get("run_as") or ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+    # The control machine's host_spec gives every key (None where a host has no such thing).
+    user, run_as = spec["app_user"], spec["run_as"]
     installed, dpkg_error = guard("dpkg", dpkg_installed) or (None, "dpkg_installed failed")
     audit = {
         "system": guard("system", system_info),
-        "network": guard("network", network_info, spec.get("bench_address")),
-        "sysctls": guard("sysctls", sysctls, spec.get("sysctls") or []),
+        "network": guard("network", network_info, spec["bench_address"]),
+        "sysctls": guard("sysctls", sysctls, spec["sysctls"]),
         "limits": guard("limits", nofile_limits, user, run_as),
-        "packages": guard("packages", package_versions, spec.get("packages") or [], installed),
+        "packages": guard("packages", package_versions, spec["packages"], installed),
         "dpkg": guard("dpkg", dpkg_summary, installed, dpkg_error),
-        "go": guard("go", go_toolchain, spec.get("go")),
-        "python": guard("python", python_venv, spec.get("venv")),
-        "binaries": guard("binaries", binaries, spec.get("binary_globs") or []),
-        "go_sums": guard("go_sums", hashed_matches, spec.get("go_sum_globs") or []),
-        "tools": guard("tools", tool_versions, spec.get("tools") or {}, spec.get("siege_rc")),
+        "go": guard("go", go_toolchain, spec["go"]),
+        "python": guard("python", python_venv, spec["venv"]),
+        "binaries": guard("binaries", binaries, spec["binary_globs"]),
+        "go_sums": guard("go_sums", hashed_matches, spec["go_sum_globs"]),
+        "tools": guard("tools", tool_versions, spec["tools"], spec["siege_rc"]),
         "configs": guard(
             "configs",
             config_hashes,
-            spec.get("config_files") or [],
-            spec.get("config_dirs") or [],
-            spec.get("config_globs") or [],
+            spec["config_files"],
+            spec["config_dirs"],
+            spec["config_globs"],
         ),
-        "jail": guard("jail", jail_listing, spec.get("jail")),
+        "jail": guard("jail", jail_listing, spec["jail"]),
         "users": guard("users", passwd_users),
         "groups_of_app_user": guard("groups_of_app_user", user_groups, user),
         "ports": guard("ports", listening_ports),

@@ -15,10 +15,10 @@ from pathlib import Path
 from webbench_lab.commands import run
 from webbench_lab.errors import LabFailure
 from webbench_lab.fsutil import write_atomic
+from webbench_lab.hosts.keys import make_host_key
 from webbench_lab.locallab import cpusets, network
 from webbench_lab.locallab.topology import HostSpec, Topology
 from webbench_lab.paths import run_dir
-from webbench_lab.sshkeys import make_host_key
 from webbench_lab.templating import render
 
 HOSTINIT = Path(__file__).with_name("hostinit.py")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from webbench_lab.commands import run
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
-from webbench_lab.inventory import load_inventory
+from webbench_lab.hosts.inventory import load_inventory
+from webbench_lab.hosts.keys import known_hosts_line, lab_key
+from webbench_lab.hosts.ssh import check
 from webbench_lab.locallab import aptproxy, cpusets, hosts, network, rootfs, topology
 from webbench_lab.locallab.topology import Topology
 from webbench_lab.paths import LOCAL_INVENTORY, run_dir
-from webbench_lab.remote import check
-from webbench_lab.sshkeys import known_hosts_line, lab_key
 from webbench_lab.templating import render
 from webbench_lab.ui import step
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webbench_lab.inventory import LabInventory
+from webbench_lab.hosts.inventory import LabInventory
 from webbench_lab.provision.result import ProvisionResult
 
 

@@ -7,7 +7,6 @@ task's outcome comes back as runner events, one line per task and host.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -16,17 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from webbench_lab.defaults import host_vars, python_pins
-from webbench_lab.deploys.backend import build_plan
-from webbench_lab.deploys.site import Artifacts
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.inventory import LabInventory
-from webbench_lab.paths import PLAYBOOKS, ROLES, state_dir
+from webbench_lab.hosts.inventory import LabInventory
+from webbench_lab.hosts.ssh import CONNECT_TIMEOUT
+from webbench_lab.paths import AGENT, PLAYBOOKS, ROLES, state_dir
+from webbench_lab.provision.deploys.backend import build_plan
+from webbench_lab.provision.deploys.site import Artifacts
 from webbench_lab.provision.prepare import preflight, prepare
 from webbench_lab.provision.result import HostResult, ProvisionResult, print_summary
-from webbench_lab.remote import CONNECT_TIMEOUT
 from webbench_lab.ui import step
 
-AGENT = Path(__file__).resolve().parent.parent / "agent" / "appctl.py"
 PLAYBOOK = "site.yml"
 # Tasks that only check inputs or steer the play: not counted as operations on the host.
 _BOOKKEEPING = ("ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.include_role")
@@ -239,10 +237,6 @@ def _first_difference(before: str, after: str) -> dict[str, str]:
         if a != b:
             return {"expected": f"line {i + 1}: {a}"[:120], "found": f"line {i + 1}: {b}"[:120]}
     return {"expected": "as rendered", "found": "differs"}
-
-
-def _short(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)[:120] if value not in (None, "") else "absent"
 
 
 def _first_line(value: Any) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from webbench_lab import artifacts, systems
+from webbench_lab.apps import systems
 from webbench_lab.defaults import host_vars, shared_defaults
-from webbench_lab.deploys.site import Artifacts
-from webbench_lab.inventory import LabInventory
-from webbench_lab.remote import CONNECT_TIMEOUT, check
+from webbench_lab.hosts.inventory import LabInventory
+from webbench_lab.hosts.ssh import CONNECT_TIMEOUT, check
+from webbench_lab.provision import artifacts
+from webbench_lab.provision.deploys.site import Artifacts
 from webbench_lab.ui import step
 
 

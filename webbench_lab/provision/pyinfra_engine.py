@@ -18,10 +18,10 @@ from pyinfra.context import ctx_state
 
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
-from webbench_lab.inventory import LabHost, LabInventory
+from webbench_lab.hosts.inventory import LabHost, LabInventory
+from webbench_lab.hosts.ssh import CONNECT_TIMEOUT
 from webbench_lab.provision.prepare import preflight, prepare
 from webbench_lab.provision.result import HostResult, ProvisionResult, print_summary
-from webbench_lab.remote import CONNECT_TIMEOUT
 from webbench_lab.ui import step
 
 # The module, not the `operation` decorator that pyinfra.api exports under the same name.
@@ -68,7 +68,7 @@ def provision(inventory: LabInventory, dry: bool = False) -> ProvisionResult:
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
 
-    from webbench_lab.deploys.site import site
+    from webbench_lab.provision.deploys.site import site
 
     started = time.monotonic()
     logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
@@ -79,7 +79,7 @@ def provision(inventory: LabInventory, dry: bool = False) -> ProvisionResult:
         build_inventory(inventory),
         Config(CONNECT_TIMEOUT=CONNECT_TIMEOUT, FAIL_PERCENT=0, PARALLEL=len(inventory.hosts)),
     )
-    progress = _Progress()
+    progress = _OperationLog()
     state.add_callback_handler(progress)
     try:
         connect_all(state)
@@ -110,7 +110,7 @@ def provision(inventory: LabInventory, dry: bool = False) -> ProvisionResult:
     return result
 
 
-def _dry_result(state, host, progress: _Progress) -> HostResult:
+def _dry_result(state, host, progress: _OperationLog) -> HostResult:
     """Operations pyinfra found would change (decided when the deploy was added: facts only)."""
     out = HostResult()
     for op_hash in host.op_hash_order:
@@ -124,7 +124,7 @@ def _dry_result(state, host, progress: _Progress) -> HostResult:
     return out
 
 
-def _host_result(state, host, progress: _Progress) -> HostResult:
+def _host_result(state, host, progress: _OperationLog) -> HostResult:
     out = HostResult()
     for op_hash in state.get_op_order():
         op_data = state.ops.get(host, {}).get(op_hash)
@@ -144,7 +144,7 @@ def _host_result(state, host, progress: _Progress) -> HostResult:
     return out
 
 
-class _Progress(BaseStateCallback):
+class _OperationLog(BaseStateCallback):
     """pyinfra state callbacks -> one line per operation and host, with its outcome."""
 
     def __init__(self) -> None:

@@ -1,0 +1,1 @@
+"""The systems under test: their definitions, builds, services, start/stop and verification."""

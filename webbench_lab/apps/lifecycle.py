@@ -1,0 +1,118 @@
+"""Start, stop and list the systems under test on the server, from the control machine over SSH."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from webbench_lab.apps import services, systems
+from webbench_lab.apps.builds import build_go
+from webbench_lab.apps.systems import HostPaths, System
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.inventory import LabInventory
+
+
+@dataclass(frozen=True)
+class Running:
+    system: str
+    level: int
+    pid: int
+    ports: list[int]
+    log: str
+
+
+class Lab:
+    """Connections to the server and the backend host for the lifetime of a command."""
+
+    def __init__(self, inventory: LabInventory) -> None:
+        self.inventory = inventory
+        self.server = HostControl(inventory.group("server")[0])
+        self.generator = HostControl(inventory.group("generator")[0])
+        backend_host = services.backend_host(inventory)
+        self.backend = (
+            self.generator if backend_host.name == self.generator.host.name else HostControl(backend_host)
+        )
+
+    def controls(self) -> dict[str, HostControl]:
+        """The open connections, by inventory host name."""
+        return {hc.host.name: hc for hc in (self.server, self.generator, self.backend)}
+
+    def close(self) -> None:
+        for hc in self.controls().values():
+            hc.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @functools.cached_property
+    def paths(self) -> HostPaths:
+        v = self.server.vars
+        ids = self.server.sh(f"id -u {v['common_app_user']}; id -g {v['common_app_user']}").stdout.split()
+        return HostPaths(
+            uid=int(ids[0]),
+            gid=int(ids[1]),
+            apps=f"{v['apps_root']}/current",
+            venv=v["python_stack_venv"],
+            jail_root=v["chroot_jail_dir"],
+            build_root=v["apps_build_root"],
+            run_root=v["apps_run_root"],
+            user=v["common_app_user"],
+            nginx_dir=v["nginx_fcgi_config_dir"],
+            nginx_levels=tuple(v["nginx_fcgi_levels"]),
+        )
+
+    def build(self, system: System, force: bool = False):
+        return build_go(self.server, system.name, jail=system.chroot, force=force)
+
+    def start(self, system: System, level: int) -> Running:
+        """Build if needed, make sure Redis and the upstream API run, start, wait for every port."""
+        if system.build == "go":
+            built = self.build(system)
+            if not built.ok:
+                raise UserError(f"system {system.name}: not buildable: {built.reason}")
+        services.ensure_redis(self.server)
+        services.ensure_backend(self.backend)
+        env = {
+            "WEBBENCH_API": services.api_url(self.inventory),
+            "WEBBENCH_REDIS_HOST": "127.0.0.1",
+            "WEBBENCH_REDIS_PORT": str(self.server.vars["redis_port"]),
+        }
+        spec = systems.launch_spec(system, level, self.paths, env)
+        spec["wait"] = self.server.vars["apps_start_timeout"]
+        spec["meta"] = {"level": level}
+        answer = self.server.agent("start", payload=spec, timeout=spec["wait"] + 60)
+        if not answer.get("ok"):
+            error = answer.get("error", "failed to start")
+            if "already" in error or "in use" in error:
+                raise UserError(f"system {system.name}: {error}; stop it first (`webbench-lab app stop`)")
+            tail = "\n  ".join(answer.get("log_tail", []))
+            raise LabFailure(f"system {system.name}: {error}; last lines of {answer.get('log')}:\n  {tail}")
+        return Running(system.name, level, answer["pid"], answer["ports"], answer["log"])
+
+    def stop(self, system: System) -> dict:
+        """End the whole process group (TERM, then KILL) and confirm every port it used is free."""
+        answer = self.server.agent("stop", system.name)
+        if not answer.get("ok"):
+            raise LabFailure(f"system {system.name}: {answer.get('error')}")
+        return answer
+
+    def stop_services(self) -> None:
+        services.stop_services(self.server, self.backend)
+
+    def status(self) -> dict[str, dict]:
+        """appctl's view of every system on the server: running, pid, processes, level."""
+        names = list(systems.all_systems())
+        return self.server.agent("status", *names, services.REDIS)["systems"]
+
+    def probe(self, system: System, level: int) -> list:
+        """GET every endpoint from the generator, over the benchmark link, on every load port."""
+        from webbench_lab.apps import verify
+
+        ports = system.load_ports(level)
+        address = self.server.host.bench_address
+        answer = self.generator.agent("probe", payload={"urls": verify.urls(address, ports)}, timeout=180)
+        return verify.check_system(answer["answers"], ports)

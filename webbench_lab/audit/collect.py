@@ -1,0 +1,165 @@
+"""`webbench-lab audit`: what every host of the lab is made of, collected read-only over SSH.
+
+The collector (agent/auditor.py, standard library only) travels inside the command line, so the
+audit writes nothing on the hosts, not even a temporary file. What to look at comes from the same
+role defaults both engines provision from.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from webbench_lab.apps.systems import run_as
+from webbench_lab.audit.report import render_markdown
+from webbench_lab.defaults import host_vars
+from webbench_lab.errors import LabFailure
+from webbench_lab.fsutil import new_dir, write_atomic
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.inventory import LabHost, LabInventory
+from webbench_lab.paths import COLLECTOR, REPO
+
+SYSCTLS = [
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_tw_reuse",
+    "fs.file-max",
+]
+SCHEMA = 1
+
+
+def default_root() -> Path:
+    return REPO / "audits"
+
+
+def host_spec(host: LabHost) -> dict[str, Any]:
+    """What the collector looks at on `host`: the lab's packages, files and tools for its groups."""
+    v = host_vars(host.vars)
+    server, generator = "server" in host.groups, "generator" in host.groups
+    packages = list(v["common_packages"])
+    if generator:
+        packages += v["loadgen_packages"]
+    if server:
+        packages += [*v["python_stack_packages"], *v["nginx_fcgi_packages"], *v["redis_packages"]]
+    goroot = f"{v['go_toolchain_root']}/{v['go_toolchain_version']}"
+    return {
+        "app_user": v["common_app_user"],
+        "run_as": run_as(v["common_app_user"]),
+        "bench_address": host.bench_address,
+        "packages": packages,
+        "sysctls": SYSCTLS,
+        "venv": v["python_stack_venv"] if server else None,
+        "go": "/usr/local/bin/go",
+        "config_files": [
+            "/etc/apt/apt.conf.d/01webbench-lab-proxy",
+            "/usr/sbin/policy-rc.d",
+            f"{goroot}/go.env",
+        ],
+        "config_dirs": [v["common_config_dir"]],
+        "config_globs": [f"{v['apps_root']}/current/*/system.yml"],
+        "binary_globs": [f"{v['apps_build_root']}/*/*"] + (["/usr/local/bin/k6"] if generator else []),
+        "go_sum_globs": [f"{v['apps_root']}/current/*/go.sum"],
+        "jail": v["chroot_jail_dir"] if server else None,
+        "tools": {"nginx": server, "siege": generator, "wrk": generator, "k6": generator},
+        "siege_rc": v["loadgen_siegerc"] if generator else None,
+    }
+
+
+def collector_command(spec: dict[str, Any]) -> str:
+    """python3 running the collector from its base64 text: nothing is copied to the host."""
+    code = base64.b64encode(COLLECTOR.read_bytes()).decode()
+    boot = (
+        "import base64, sys; ns = {'__name__': 'auditor'}; "
+        "exec(compile(base64.b64decode(sys.argv[1]), 'auditor.py', 'exec'), ns); "
+        "sys.exit(ns['main'](sys.argv[2:]))"
+    )
+    return shlex.join(["python3", "-B", "-c", boot, code, json.dumps(spec, sort_keys=True)])
+
+
+def collect_host(hc: HostControl) -> dict[str, Any]:
+    host = hc.host
+    result = hc.sh(collector_command(host_spec(host)), timeout=300, check=False)
+    try:
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        detail = tail or "no output"
+        raise LabFailure(f"host {host.name}: the audit collector did not answer ({detail})") from None
+    if "error" in data and len(data) == 1:
+        raise LabFailure(f"host {host.name}: audit collector: {data['error']}")
+    return {
+        "groups": list(host.groups),
+        "address": host.address,
+        "bench_address": host.bench_address,
+        "cpus": host.cpus,
+        **data,
+    }
+
+
+def collect(inventory: LabInventory, controls: dict[str, HostControl] | None = None) -> dict[str, Any]:
+    """Audit every host at once (over `controls` when the caller has them open)."""
+    started = time.monotonic()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def one(host: LabHost) -> dict[str, Any]:
+        if controls and host.name in controls:
+            return collect_host(controls[host.name])
+        with HostControl(host) as hc:
+            return collect_host(hc)
+
+    with ThreadPoolExecutor(max_workers=len(inventory.hosts)) as pool:
+        hosts = dict(zip(inventory.hosts, pool.map(one, inventory.hosts.values()), strict=True))
+    return {
+        "schema": SCHEMA,
+        "collected_at": stamp,
+        "seconds": round(time.monotonic() - started, 1),
+        "inventory": str(inventory.path),
+        "lab_commit": git_commit(),
+        "hosts": hosts,
+    }
+
+
+def write(audit: dict[str, Any], directory: Path) -> None:
+    """audit.json and audit.md into `directory` (each written atomically)."""
+    write_atomic(directory / "audit.json", json.dumps(audit, indent=2, sort_keys=True) + "\n")
+    write_atomic(directory / "audit.md", render_markdown(audit))
+
+
+def store(audit: dict[str, Any], root: Path, inventory: LabInventory) -> Path:
+    """A new audits/<UTC>-<inventory>/ for this audit; an older one is never overwritten."""
+    directory = new_dir(root, inventory.path.stem)
+    write(audit, directory)
+    return directory
+
+
+def last_stored(inventory: LabInventory, roots: list[Path]) -> tuple[Path, dict[str, Any]] | None:
+    """The newest audit of these same hosts in any of `roots` (audits/, and results/ of bench runs)."""
+    best: tuple[str, Path, dict[str, Any]] | None = None
+    for root in roots:
+        for path in root.glob("*/audit.json"):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if sorted(data.get("hosts") or {}) != sorted(inventory.hosts):
+                continue
+            if any(data["hosts"][h.name].get("address") != h.address for h in inventory.hosts.values()):
+                continue
+            stamp = str(data.get("collected_at", ""))
+            if best is None or stamp > best[0]:
+                best = (stamp, path, data)
+    return (best[1], best[2]) if best else None
+
+
+def git_commit() -> str:
+    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True)
+    commit = proc.stdout.strip() or "unknown"
+    return commit + ("+uncommitted changes" if dirty.stdout.strip() else "")

@@ -1,0 +1,147 @@
+"""Our numbers beside the published ones: Lab A's tables as the article printed them (one per level,
+transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from webbench_lab.apps.systems import all_systems
+from webbench_lab.bench.suites import Suite
+
+BASELINE = {"A": "go-http", "B": "gin"}
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get("status") == "ok" and r.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _cell(rows: list[dict]) -> tuple[str, float | None, str]:
+    """Our figure for a table cell (mean over repeats) or why there is none, and its marks."""
+    if not rows:
+        return "-", None, ""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not ok:
+        return rows[0].get("status", "failed") + _marks(rows), None, ""
+    return "", _mean(ok, "rate"), _marks(ok)
+
+
+def _marks(rows: list[dict]) -> str:
+    """' *' generator-bound, ' †' measured again after the load tool hung (see FOOTNOTE)."""
+    bound = " *" if any(r.get("generator_bound") for r in rows) else ""
+    retried = " †" if any(r.get("retried") for r in rows) else ""
+    return bound + retried
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) per table: the same data for the terminal and for report.md."""
+    names = all_systems()
+    out = []
+    published = suite.published
+    if suite.lab == "A":
+        scenario = suite.scenarios[0].name
+        pub = published.get(scenario, {})
+        for level in suite.levels:
+            by_system = {
+                s: [r for r in rows if r["system"] == s and r["level"] == level] for s in suite.systems
+            }
+            base = _cell(by_system.get(BASELINE["A"], []))[1]
+            pub_base = pub.get(BASELINE["A"], {}).get(level)
+            body = []
+            for system in suite.systems:
+                note, rate, marks = _cell(by_system[system])
+                p = pub.get(system, {}).get(level)
+                body.append(
+                    [
+                        names[system].display,
+                        note or _fmt(rate) + marks,
+                        _fmt(p),
+                        _fmt(rate / base, 2) if rate and base else "-",
+                        _fmt(p / pub_base, 2) if p and pub_base else "-",
+                    ]
+                )
+            title = f"Lab A, level {level} (GOMAXPROCS={level}, {level} Python process(es)): transactions/s"
+            out.append(
+                (title, ["system", "ours", "published", "ours / Go http", "published / Go http"], body)
+            )
+        return out
+    for level in suite.levels:
+        body = []
+        for scenario in suite.scenarios:
+            pub = published.get(scenario.name, {})
+            for system in suite.systems:
+                case_rows = [
+                    r
+                    for r in rows
+                    if r["system"] == system and r["level"] == level and r["scenario"] == scenario.name
+                ]
+                note, rate, marks = _cell(case_rows)
+                p: dict[str, Any] = pub.get(system, {})
+                body.append(
+                    [
+                        scenario.name,
+                        names[system].display,
+                        note or _fmt(rate) + marks,
+                        _fmt(_mean(case_rows, "p50_ms"), 1),
+                        _fmt(_mean(case_rows, "p99_ms"), 1),
+                        _fmt(_mean(case_rows, "server_rss_mb"), 0),
+                        _fmt(p.get("qps")),
+                        _fmt(p.get("p50_ms")),
+                        _fmt(p.get("p99_ms")),
+                        _fmt(p.get("memory_mb")),
+                    ]
+                )
+        header = ["scenario", "system", "QPS", "P50 ms", "P99 ms", "RSS MB",
+                  "pub. QPS", "pub. P50", "pub. P99", "pub. MB"]  # fmt: skip
+        out.append((f"Lab B, level {level}", header, body))
+    return out
+
+
+FOOTNOTE = (
+    "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
+    "† retried: the load tool hung and was killed; the figure is from the first attempt that "
+    "completed (case.json lists every attempt)."
+)
+
+
+def rich_tables(suite: Suite, rows: list[dict]) -> list[Table]:
+    result = []
+    for title, header, body in tables(suite, rows):
+        table = Table(*header, title=title)
+        for row in body:
+            table.add_row(*row)
+        result.append(table)
+    return result
+
+
+def markdown(suite: Suite, rows: list[dict], manifest: dict[str, Any]) -> str:
+    lines = [
+        f"# {suite.title}",
+        "",
+        f"Suite `{suite.name}`, load tool {suite.load_tool}, "
+        f"{suite.concurrency} concurrent, {suite.duration} s per case (+{suite.warmup} s warm-up), "
+        f"{suite.repeats} repeat(s). Run complete: {manifest.get('complete')}.",
+        "",
+    ]
+    for title, header, body in tables(suite, rows):
+        lines += [
+            f"## {title}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(" --- " for _ in header) + "|",
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        lines.append("")
+    failed = [r for r in rows if r.get("status") != "ok"]
+    if failed:
+        lines += ["## Cases without a figure (failed, or not buildable)", ""]
+        lines += [f"- {r['case']}: {r.get('reason', '')}" for r in failed]
+        lines.append("")
+    lines += [FOOTNOTE.replace("\n", "\n\n"), ""]
+    return "\n".join(lines)

@@ -1,0 +1,496 @@
+"""The benchmark runner: for each case, start the system, verify it, warm up, measure with the load
+tool from every generator at once, sample both hosts once a second, stop the system, and keep
+everything in a new results directory. A load tool that hangs is killed and the case measured again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shlex
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fabric import ThreadingGroup
+
+from webbench_lab.apps.lifecycle import Lab
+from webbench_lab.apps.systems import System
+from webbench_lab.apps.systems import get as get_system
+from webbench_lab.apps.verify import NOT_BUILDABLE
+from webbench_lab.bench import loadtools
+from webbench_lab.bench.plan import Case
+from webbench_lab.bench.results import ResultsDir
+from webbench_lab.bench.suites import Suite
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.templating import render
+
+LOAD = "load"
+SAMPLER = "sampler"
+GENERATOR_BOUND_PCT = 90.0
+LOAD_GRACE_S = 5.0  # seconds a load tool may run past its duration before it gets SIGINT
+LOAD_KILL_S = 5.0  # seconds after SIGINT before its process group gets SIGKILL (it hung)
+QUIET_CPU_PCT = 10.0  # before a retry, the server's CPUs stay below this ...
+QUIET_WINDOW_S = 1.0  # ... for this long ...
+QUIET_TIMEOUT_S = 30.0  # ... or the retry starts anyway after this long (and says so)
+
+
+@dataclass
+class LoadRun:
+    """One load on every generator: (host, local path, text) per process, how each ended."""
+
+    outputs: list[tuple[str, Path, str]]
+    ended: dict[str, str]  # "<host>-<tool>-<n>": exited | interrupted | killed
+    interrupted: bool
+
+
+@dataclass
+class Attempt:
+    """One warm-up plus measurement of a case; `hung` when a load process had to be killed."""
+
+    number: int
+    outputs: list[tuple[str, Path, str]]
+    samples: dict[str, list[dict]]
+    hung: bool
+    interrupted: bool
+    reason: str
+    record: dict[str, Any]
+
+
+class Runner:
+    """Runs the planned cases on the lab, one system-and-level at a time."""
+
+    load_grace = LOAD_GRACE_S
+    kill_after = LOAD_KILL_S
+    quiet_threshold = QUIET_CPU_PCT
+    quiet_window = QUIET_WINDOW_S
+    quiet_timeout = QUIET_TIMEOUT_S
+
+    def __init__(self, lab: Lab, suite: Suite, results: ResultsDir, progress) -> None:
+        self.lab = lab
+        self.suite = suite
+        self.results = results
+        self.progress = progress
+        # The lab's connection to the first generator serves here too; others get their own.
+        others = [HostControl(h) for h in lab.inventory.group("generator")[1:]]
+        self.generators = [lab.generator, *others]
+        self._own = others
+        self.failed = 0
+
+    def close(self) -> None:
+        for hc in self._own:
+            hc.close()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, cases: list[Case]) -> None:
+        groups: dict[tuple[str, int], list[Case]] = {}
+        for case in cases:
+            groups.setdefault((case.system, case.level), []).append(case)
+        for (name, level), group in groups.items():
+            system = get_system(name)
+            self.progress.system(name, level)
+            reason, log_files = self._start_and_verify(system, level)
+            try:
+                for case in group:
+                    self.progress.case(case)
+                    if reason:
+                        self._failed(case, reason)
+                    else:
+                        self._measure(system, case)
+            finally:
+                if not reason or reason.startswith("verification"):
+                    self._stop(system)
+                for case in group:
+                    self._keep_logs(system, case, log_files)
+
+    def _start_and_verify(self, system: System, level: int) -> tuple[str, list[str]]:
+        """'' when the system runs and answers right, else the reason its cases fail."""
+        logs = [f"{self.lab.paths.run_root}/{system.name}/app.log"]
+        if system.model.startswith("nginx"):
+            logs.append(f"{self.lab.paths.run_root}/{system.name}/nginx-error.log")
+        try:
+            self.lab.start(system, level)
+        except (UserError, LabFailure) as exc:
+            return f"start: {str(exc).removeprefix(f'system {system.name}: ')}", logs
+        checks = self.lab.probe(system, level)
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            return f"verification: {failed[0].path}: {failed[0].detail}", logs
+        return "", logs
+
+    def _stop(self, system: System) -> None:
+        self.lab.stop(system)
+
+    def _failed(self, case: Case, reason: str) -> None:
+        """A row that today's toolchain cannot build is reported as such and does not fail the run
+        (like `verify`); any other reason does."""
+        status = "not buildable" if reason.startswith(f"start: {NOT_BUILDABLE}") else "failed"
+        if status == "failed":
+            self.failed += 1
+        self.results.write_case(case, {"status": status, "reason": reason, **_case_fields(case)})
+
+    # -- one measurement ----------------------------------------------------------------------
+
+    def _measure(self, system: System, case: Case) -> None:
+        """Measure the case; a load tool that hung is killed and the whole attempt (warm-up and
+        measurement) runs again from a quiet server, up to the suite's `load_attempts`."""
+        suite = self.suite
+        attempts: list[Attempt] = []
+        for number in range(1, suite.load_attempts + 1):
+            quiet = self._wait_quiet() if number > 1 else None
+            attempt = self._attempt(system, case, number)
+            attempt.record["quiet_before"] = quiet
+            attempts.append(attempt)
+            if not attempt.hung:
+                break
+            self.progress.hung(case, number, suite.load_attempts, attempt.reason)
+        last = attempts[-1]
+        record = {
+            **_case_fields(case),
+            "load_tool": suite.load_tool,
+            "duration_s": suite.duration,
+            "warmup_s": suite.warmup,
+            "concurrency": suite.concurrency,
+            "started": attempts[0].record["started"],
+            "ended": last.record["ended"],
+            "load_interrupted": last.interrupted,
+            "attempt": None if last.hung else last.number,
+            "retried": len(attempts) > 1,
+            "attempts": [a.record for a in attempts],
+            "raw_outputs": [path.name for _, path, _ in last.outputs],
+        }
+        if last.hung:
+            self.failed += 1
+            record.update(
+                status="failed",
+                reason=f"{suite.load_tool} hung on every attempt ({len(attempts)}): {last.reason}",
+            )
+        else:
+            parsed, errors = [], []
+            for host, path, text in last.outputs:
+                try:
+                    parsed.append(loadtools.parse(suite.load_tool, text))
+                except loadtools.ParseError as exc:
+                    errors.append(f"{host}: {exc} (raw output: {path.name})")
+            if errors or not parsed:
+                self.failed += 1
+                record.update(status="failed", reason="; ".join(errors) or "no load output")
+            else:
+                total = loadtools.combine(parsed)
+                record.update(status="ok", **_figures(total), processes=[p.as_dict() for p in parsed])
+        record.update(_resources(last.samples, self.generators))
+        self.results.write_case(case, record)
+
+    def _attempt(self, system: System, case: Case, number: int) -> Attempt:
+        """One warm-up and one measurement, every file named by the attempt."""
+        suite = self.suite
+        case_dir = self.results.case_dir(case)
+        started = time.time()
+        warmup = None
+        if suite.warmup:
+            warmup = self._load(system, case, suite.warmup, case_dir, None)
+        samplers = self._start_samplers(system)
+        try:
+            load = self._load(system, case, suite.duration, case_dir, number)
+        finally:
+            samples = self._stop_samplers(samplers, case_dir, number)
+        hung = [f"{name} ({how})" for name, how in load.ended.items() if how == "killed"]
+        reason = (
+            f"{', '.join(hung)} still running {self.load_grace:g} s after its {suite.duration} s, "
+            f"then {self.kill_after:g} s after SIGINT: killed"
+            if hung
+            else ""
+        )
+        resources = _resources(samples, self.generators)
+        record: dict[str, Any] = {
+            "attempt": number,
+            "started": _iso(started),
+            "ended": _iso(time.time()),
+            "outcome": "hung" if hung else "interrupted" if load.interrupted else "completed",
+            "reason": reason,
+            "load": load.ended,
+            "warmup": None if warmup is None else warmup.ended,
+            "raw_outputs": [path.name for _, path, _ in load.outputs],
+            "samples": sorted(f"samples-{hc.host.name}.{_suffix(number)}.jsonl" for hc, _, _ in samplers),
+            "generator_cpu_pct": resources["generator_cpu_pct"],
+            "server_cpu_pct": resources["server_cpu_pct"],
+        }
+        return Attempt(number, load.outputs, samples, bool(hung), load.interrupted, reason, record)
+
+    def _wait_quiet(self) -> dict[str, Any]:
+        """Before a retry: wait until the server's CPUs are idle (a hung attempt may have left the
+        system with a backlog); what was seen is recorded, a server that stays busy is not hidden."""
+        answer = self.lab.server.agent(
+            "quiet",
+            str(self.quiet_threshold),
+            str(self.quiet_window),
+            str(self.quiet_timeout),
+            timeout=self.quiet_timeout + 30,
+        )
+        return {k: answer.get(k) for k in ("quiet", "cpu_pct", "waited_s")}
+
+    def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
+        """Run the load from every generator at once. With an attempt number, every process's raw
+        output is kept in out_dir, named by the attempt; without one (the warm-up), none is."""
+        suite = self.suite
+        ports = system.load_ports(case.level)
+        address = self.lab.server.host.bench_address
+        n_gen = len(self.generators)
+        run_id = uuid.uuid4().hex[:8]
+        specs = []
+        for g_index, hc in enumerate(self.generators):
+            remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
+            processes, files = [], {}
+            for p_index, port in enumerate(ports):
+                # The connections are split among generators and among the N ports (Lab A).
+                share = _share(suite.concurrency, n_gen * len(ports), g_index * len(ports) + p_index)
+                url = f"http://{address}:{port}{case.endpoint}"
+                out = f"{remote_dir}/{run_id}-{p_index}.out"
+                processes.append(
+                    {"argv": self._argv(hc, url, share, seconds, run_id, p_index, files), "out": out}
+                )
+            # A tool still running after its time gets SIGINT (it prints its summary), and SIGKILL
+            # to its process group if it still runs: siege 4.0.7 can deadlock with SIGINT blocked.
+            specs.append(
+                {
+                    "name": LOAD,
+                    "processes": processes,
+                    "files": files,
+                    "interrupt_after": seconds + self.load_grace,
+                    "kill_after": self.kill_after,
+                    "timeout": seconds + self.load_grace + self.kill_after + 30,
+                }
+            )
+        answers = self._run_everywhere(specs, timeout=seconds + self.load_grace + self.kill_after + 90)
+        outputs = []
+        ended: dict[str, str] = {}
+        interrupted = False
+        for hc, spec, answer in zip(self.generators, specs, answers, strict=True):
+            remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
+            how = answer.get("ended") or ["exited"] * len(spec["processes"])
+            interrupted = interrupted or any(answer.get("interrupted", []))
+            for p_index, proc in enumerate(spec["processes"]):
+                name = f"{hc.host.name}-{suite.load_tool}-{p_index}"
+                ended[name] = how[p_index]
+                raw = hc.sh(f"cat {proc['out']} 2>/dev/null || true").stdout
+                text = raw
+                if suite.load_tool == "k6":  # the figures are in k6's summary export
+                    text = hc.sh(
+                        f"cat {remote_dir}/{run_id}-{p_index}.summary.json 2>/dev/null || true"
+                    ).stdout
+                path = out_dir / f"{name}.{_suffix(attempt)}.out"
+                if attempt is not None:
+                    self.results.write_text(path, raw)
+                    if suite.load_tool == "k6":
+                        self.results.write_text(out_dir / f"{name}.{_suffix(attempt)}.summary.json", text)
+                outputs.append((hc.host.name, path, text))
+            hc.sh(f"rm -f {remote_dir}/{run_id}-*")
+        return LoadRun(outputs, ended, interrupted)
+
+    def _argv(
+        self,
+        hc: HostControl,
+        url: str,
+        share: int,
+        seconds: int,
+        run_id: str,
+        p_index: int,
+        files: dict[str, str],
+    ) -> list[str]:
+        tool = self.suite.load_tool
+        remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
+        if tool == "siege":
+            rc = f"{run_id}-{p_index}.siegerc"
+            files[rc] = render(
+                "generator/siegerc.j2",
+                concurrency=share,
+                benchmark=hc.vars["loadgen_siege_benchmark"],
+                limit=max(hc.vars["loadgen_siege_limit"], share),
+            )
+            return loadtools.command("siege", url, share, seconds, rc_file=f"{remote_dir}/{rc}")
+        if tool == "wrk":
+            threads = max(1, min(share, _cpu_count(hc)))
+            return loadtools.command("wrk", url, share, seconds, threads=threads)
+        script = f"{run_id}-{p_index}.js"
+        split = url.index("/", len("http://"))  # http://host:port | /path
+        files[script] = render(
+            "generator/k6.js.j2",
+            target=url[:split],
+            endpoint=url[split:],
+            id_count=hc.vars["redis_seed_count"],
+        )
+        return loadtools.command(
+            "k6",
+            url,
+            share,
+            seconds,
+            script=f"{remote_dir}/{script}",
+            summary=f"{remote_dir}/{run_id}-{p_index}.summary.json",
+        )
+
+    def _run_everywhere(self, specs: list[dict], timeout: float) -> list[dict]:
+        """Every generator runs its part at the same moment: one fabric ThreadingGroup command."""
+        agent = self.generators[0].vars["apps_agent"]
+        # One command string for the whole group: each host reads its own spec from the same path.
+        path = f"/tmp/.webbench-load-{uuid.uuid4().hex}.json"
+        for hc, spec in zip(self.generators, specs, strict=True):
+            hc.conn.put(io.BytesIO(json.dumps(spec).encode()), path)
+        command = f"python3 {agent} run < {path}; rc=$?; rm -f {path}; exit $rc"
+        if any(hc.host.become for hc in self.generators):
+            command = f"sudo -n sh -c {shlex.quote(command)}"
+        group = ThreadingGroup.from_connections([hc.conn for hc in self.generators])
+        try:
+            results = group.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
+        except Exception as exc:  # a GroupException carries each host's failure
+            raise LabFailure(f"load: {_group_error(exc)}") from None
+        answers = []
+        for hc in self.generators:
+            result = results[hc.conn]
+            try:
+                answer = json.loads(result.stdout.strip().splitlines()[-1])
+            except (IndexError, ValueError):
+                detail = result.stderr.strip()[-200:]
+                raise LabFailure(f"host {hc.host.name}: the load did not report ({detail})") from None
+            if not answer.get("ok"):
+                raise LabFailure(f"host {hc.host.name}: the load did not run: {answer.get('error')}")
+            answers.append(answer)
+        return answers
+
+    def _start_samplers(self, system: System) -> list[tuple[HostControl, str, str]]:
+        started = []
+        targets = [(self.lab.server, system.name)] + [(hc, LOAD) for hc in self.generators]
+        for hc, target in targets:
+            name = f"{SAMPLER}-{target}"
+            out = f"{hc.vars['apps_run_root']}/{name}.jsonl"
+            hc.sh(f"rm -f {out}")
+            spec = {
+                "name": name,
+                "ports": [],
+                "wait": 5,
+                "processes": [{"argv": ["python3", hc.vars["apps_agent"], "sampler", target, out]}],
+            }
+            hc.agent("start", payload=spec)
+            started.append((hc, name, out))
+        return started
+
+    def _stop_samplers(self, samplers, case_dir: Path, attempt: int) -> dict[str, list[dict]]:
+        samples: dict[str, list[dict]] = {}
+        for hc, name, out in samplers:
+            hc.agent("stop", name)
+            text = hc.sh(f"cat {out} 2>/dev/null || true").stdout
+            role = "server" if hc is self.lab.server else f"generator:{hc.host.name}"
+            samples[role] = [json.loads(line) for line in text.splitlines() if line.strip()]
+            self.results.write_text(case_dir / f"samples-{hc.host.name}.{_suffix(attempt)}.jsonl", text)
+        return samples
+
+    def _keep_logs(self, system: System, case: Case, log_files: list[str]) -> None:
+        case_dir = self.results.case_dir(case)
+        for remote in log_files:
+            text = self.lab.server.sh(f"cat {remote} 2>/dev/null || true").stdout
+            if text:
+                self.results.write_text(case_dir / Path(remote).name, text)
+
+    def emergency_stop(self, systems: list[str]) -> list[str]:
+        """After Ctrl-C or a lost host: stop the load, the samplers and the system everywhere."""
+        problems = []
+        for hc in self.generators:
+            for name in (LOAD, f"{SAMPLER}-{LOAD}"):
+                with contextlib.suppress(Exception):
+                    hc.agent("stop", name)
+        for name in [*systems, *(f"{SAMPLER}-{s}" for s in systems)]:
+            try:
+                self.lab.server.agent("stop", name)
+            except Exception as exc:  # keep going: stop as much as can be stopped
+                problems.append(f"{name}: {exc}")
+        return problems
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    """Split `total` connections into `parts` as evenly as possible (the first get one more)."""
+    base, extra = divmod(total, parts)
+    return max(1, base + (1 if index < extra else 0))
+
+
+def _cpu_count(hc: HostControl) -> int:
+    cpus = hc.host.cpus
+    if cpus:
+        count = 0
+        for part in str(cpus).split(","):
+            lo, _, hi = part.partition("-")
+            count += int(hi or lo) - int(lo) + 1
+        return count
+    return int(hc.sh("nproc").stdout.strip() or 1)
+
+
+def _suffix(attempt: int | None) -> str:
+    return f"attempt-{attempt}" if attempt is not None else "warmup"
+
+
+def _case_fields(case: Case) -> dict[str, Any]:
+    return {
+        "case": case.key,
+        "system": case.system,
+        "level": case.level,
+        "scenario": case.scenario,
+        "endpoint": case.endpoint,
+        "repeat": case.repeat,
+    }
+
+
+def _figures(r: loadtools.LoadResult) -> dict[str, Any]:
+    return {
+        "rate": round(r.rate, 2),
+        "requests": r.requests,
+        "failures": r.failures,
+        "availability": None if r.availability is None else round(r.availability, 2),
+        "p50_ms": _round(r.p50_ms),
+        "p90_ms": _round(r.p90_ms),
+        "p99_ms": _round(r.p99_ms),
+        "mean_ms": _round(r.mean_ms),
+    }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _resources(samples: dict[str, list[dict]], generators: list[HostControl]) -> dict[str, Any]:
+    """Averages over the measurement, and the generator-bound flag (>= 90% of its CPUs)."""
+    server = samples.get("server", [])
+    gen_cpu = [s["host_cpu_pct"] for k, v in samples.items() if k.startswith("generator") for s in v]
+    rss = [s["rss_kb"] for s in server]
+    gen_mean = _mean(gen_cpu)
+    return {
+        "server_cpu_pct": _mean([s["host_cpu_pct"] for s in server]),
+        "server_app_cpu_pct": _mean([s["proc_cpu_pct"] for s in server]),
+        "server_rss_mb": round(max(rss) / 1024, 1) if rss else None,
+        "server_rss_mean_mb": round(sum(rss) / len(rss) / 1024, 1) if rss else None,
+        "generator_cpu_pct": gen_mean,
+        "generator_bound": bool(gen_mean is not None and gen_mean >= GENERATOR_BOUND_PCT),
+        "samples": {k: len(v) for k, v in samples.items()},
+    }
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _group_error(exc: Exception) -> str:
+    result = getattr(exc, "result", None)
+    if result:
+        parts = []
+        for conn, value in result.items():
+            if isinstance(value, Exception):
+                parts.append(f"host {conn.host}: {type(value).__name__}: {value}")
+        if parts:
+            return "; ".join(parts)
+    return f"{type(exc).__name__}: {exc}"

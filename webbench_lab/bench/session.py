@@ -1,0 +1,184 @@
+"""One benchmark run on the lab: the results directory, the manifest, the runner with its progress
+bar, the audit when it ends, and a clean end after Ctrl-C or a lost host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from webbench_lab.apps.lifecycle import Lab
+from webbench_lab.audit import collect
+from webbench_lab.bench import report
+from webbench_lab.bench.plan import Case, Options
+from webbench_lab.bench.results import ResultsDir, default_root
+from webbench_lab.bench.runner import Runner
+from webbench_lab.bench.suites import Suite
+from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.inventory import LabInventory, load_inventory
+from webbench_lab.ui import console, out
+
+
+def execute(
+    inventory_path: Path, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case], root: str | None
+) -> int:
+    """Run the cases; 0 when every case has its figure (or is not buildable), 1 otherwise, 130 on
+    Ctrl-C. Every finished case is kept whatever happens."""
+    inventory = load_inventory(inventory_path)
+    results = ResultsDir(Path(root) if root else default_root(), run_suite.name)
+    assert suite.path is not None
+    results.copy_suite(suite.path)
+    console.print(f"results: {results.path}")
+    with Lab(inventory) as lab:
+        runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
+        results.start_manifest(
+            suite=run_suite.name,
+            settings=_settings(run_suite, opts),
+            planned_cases=[c.key for c in cases],
+            inventory=_inventory_without_secrets(inventory),
+            lab_commit=collect.git_commit(),
+            versions=_versions(lab, runner),
+        )
+        try:
+            with runner.progress:
+                runner.run(cases)
+                runner.progress.finish()
+            audited = _audit(results, lab)
+        except KeyboardInterrupt:
+            problems = runner.emergency_stop(run_suite.systems)
+            _finish(
+                results, run_suite, complete=False, interrupted=True, cleanup_problems=problems,
+                **_audit(results, lab),
+            )  # fmt: skip
+            console.print(
+                f"webbench-lab: interrupted: load and systems stopped; finished cases kept in {results.path}",
+                markup=False,
+            )
+            return 130
+        except (LabFailure, UserError, OSError, EOFError) as exc:
+            problems = []
+            try:
+                problems = runner.emergency_stop(run_suite.systems)
+            except Exception as cleanup:  # the host may be gone: say so, keep the results
+                problems.append(str(cleanup))
+            _finish(
+                results, run_suite, complete=False, error=str(exc), cleanup_problems=problems,
+                **_audit(results, lab),
+            )  # fmt: skip
+            console.print(
+                f"webbench-lab: run stopped: {exc}; finished cases kept in {results.path}", markup=False
+            )
+            return 1
+        finally:
+            runner.close()
+    _finish(results, run_suite, complete=True, **audited)
+    for table in report.rich_tables(run_suite, list(results.rows.values())):
+        out.print(table)
+    out.print(report.FOOTNOTE)
+    out.print(f"results: {results.path}")
+    return 1 if runner.failed else 0
+
+
+def _audit(results: ResultsDir, lab: Lab) -> dict:
+    """Which setup produced these numbers: the audit of every host, taken when the run ends (so it
+    holds the binaries the run built and used); a host that cannot be audited is noted instead."""
+    try:
+        collect.write(collect.collect(lab.inventory, lab.controls()), results.path)
+    except Exception as exc:  # a lost host must not cost the results
+        return {"audit_error": str(exc)}
+    console.print(f"audit of the hosts: {results.path / 'audit.md'}")
+    return {"audit": "audit.json"}
+
+
+def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
+    results.finish_manifest(complete, **fields)
+    text = report.markdown(suite, list(results.rows.values()), results.manifest)
+    results.write_text(results.path / "report.md", text)
+
+
+def _settings(suite, opts: Options) -> dict:
+    return {
+        "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
+        "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
+        "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
+        "load_attempts": suite.load_attempts, "quick": opts.quick,
+    }  # fmt: skip
+
+
+def _inventory_without_secrets(inventory: LabInventory) -> dict:
+    """Hosts as the run used them; key files are named, never read; passwords never kept."""
+    return {
+        name: {"groups": list(h.groups), "address": h.address, "port": h.port, "user": h.user,
+               "bench_address": h.bench_address, "cpus": h.cpus, "become": h.become}
+        for name, h in inventory.hosts.items()
+    }  # fmt: skip
+
+
+def _versions(lab: Lab, runner: Runner) -> dict:
+    """Versions of the tools and systems, and siege's effective configuration."""
+
+    def first(hc: HostControl, command: str) -> str:
+        text = hc.sh(f"{command} 2>&1 || true").stdout.strip()
+        return text.splitlines()[0] if text else ""
+
+    gen = runner.generators[0]
+    rc = gen.vars["loadgen_siegerc"]  # rendered by provisioning (role loadgen)
+    return {
+        "generator": {
+            # siege's first run only writes ~/.siege and says so: keep the line that names it.
+            "siege": first(gen, "siege --version 2>&1 | grep -m1 SIEGE"),
+            "siege_config": gen.sh(f"HOME=/tmp siege -C -R {rc} 2>&1 || true").stdout,
+            "wrk": first(gen, "wrk -v"),
+            "k6": first(gen, "k6 version"),
+        },
+        "server": {
+            "go": first(lab.server, "go version"),
+            "nginx": first(lab.server, "nginx -v"),
+            "redis": first(lab.server, "redis-server --version"),
+            "python_stack": lab.server.sh(
+                f"{lab.paths.venv}/bin/pip freeze 2>/dev/null || true"
+            ).stdout.split(),
+            "kernel": first(lab.server, "uname -r"),
+        },
+    }
+
+
+class CaseProgress:
+    """A rich progress bar: current case, i of N, elapsed and ETA."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+        )  # fmt: skip
+        self.task = self.bar.add_task("starting", total=total)
+        self.done = -1
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+    def system(self, name: str, level: int) -> None:
+        self.bar.update(self.task, description=f"{name} level {level}: start + verify")
+
+    def case(self, case) -> None:
+        self.done += 1
+        self.bar.update(self.task, completed=self.done, description=f"{case.key}")
+
+    def hung(self, case, attempt: int, attempts: int, reason: str) -> None:
+        again = "measuring again" if attempt < attempts else "no attempt left"
+        self.bar.console.print(f"{case.key}: attempt {attempt} of {attempts} hung: {reason}; {again}")
+
+    def finish(self) -> None:
+        self.bar.update(self.task, completed=self.done + 1)

@@ -1,0 +1,152 @@
+"""Benchmark suites as data (suites/<name>.yml), checked field by field.
+
+Schema (every field required unless marked optional):
+  name: str (the file's stem)        title: str               lab: str (A or B)
+  load_tool: siege | wrk | k6        concurrency: int > 0     duration: int > 0 (seconds)
+  warmup: int >= 0 (seconds)         repeats: int > 0         levels: [int > 0, ...]
+  systems: [system name, ...]        scenarios: [{name: str, endpoint: str starting with /}, ...]
+  load_attempts: optional int > 0 (default 3): how often a case is measured when its load tool
+         hangs and has to be killed; the figure is the first attempt that completed
+  quick: optional mapping overriding duration, warmup, levels, systems, concurrency, and
+         endpoints ({scenario name: endpoint}) for `--quick` runs
+  published: optional mapping {scenario: {system: figures}} of the published results
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webbench_lab.apps import systems as systems_mod
+from webbench_lab.bench.loadtools import TOOLS
+from webbench_lab.errors import UserError
+from webbench_lab.paths import REPO
+from webbench_lab.yamlfile import display, load_mapping
+
+SUITES = REPO / "suites"
+DEFAULT_SUITE = "web_bench_2011"
+DEFAULT_LOAD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    title: str
+    lab: str
+    load_tool: str
+    concurrency: int
+    duration: int
+    warmup: int
+    repeats: int
+    levels: list[int]
+    systems: list[str]
+    scenarios: list[Scenario]
+    load_attempts: int = DEFAULT_LOAD_ATTEMPTS
+    quick: dict[str, Any] = field(default_factory=dict)
+    published: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def quick_version(self) -> Suite:
+        """The suite with its `quick:` overrides (short durations, a subset), for CI."""
+        q = self.quick
+        endpoints = q.get("endpoints", {})
+        return dataclasses.replace(
+            self,
+            duration=q.get("duration", self.duration),
+            warmup=q.get("warmup", self.warmup),
+            levels=q.get("levels", self.levels),
+            systems=q.get("systems", self.systems),
+            concurrency=q.get("concurrency", self.concurrency),
+            scenarios=[Scenario(s.name, endpoints.get(s.name, s.endpoint)) for s in self.scenarios],
+        )
+
+
+_FIELDS: dict[str, tuple[type, bool]] = {
+    "name": (str, True),
+    "title": (str, True),
+    "lab": (str, True),
+    "load_tool": (str, True),
+    "concurrency": (int, True),
+    "duration": (int, True),
+    "warmup": (int, True),
+    "repeats": (int, True),
+    "levels": (list, True),
+    "systems": (list, True),
+    "scenarios": (list, True),
+    "load_attempts": (int, False),
+    "quick": (dict, False),
+    "published": (dict, False),
+}
+
+
+def resolve(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yml", ".yaml") or "/" in name_or_path:
+        return path
+    return SUITES / f"{name_or_path}.yml"
+
+
+def load_suite(name_or_path: str) -> Suite:
+    path = resolve(name_or_path)
+    where = display(path)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SUITES.glob("*.yml")))
+        raise UserError(f"{where}: no such suite; known suites: {known}")
+    data = load_mapping(path, "expected a mapping of suite fields")
+
+    def fail(fname: str, expected: str, value: Any = None) -> UserError:
+        got = f", got {type(value).__name__} {value!r}" if value is not None else ""
+        return UserError(f"{where}: field '{fname}' must be {expected}{got}")
+
+    for key in data:
+        if key not in _FIELDS:
+            return_known = ", ".join(_FIELDS)
+            raise UserError(f"{where}: unknown field '{key}'; known fields: {return_known}")
+    for key, (typ, required) in _FIELDS.items():
+        if key not in data:
+            if required:
+                raise UserError(f"{where}: field '{key}' is missing ({typ.__name__})")
+            continue
+        value = data[key]
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            raise fail(key, f"a {typ.__name__}", value)
+    if data["name"] != path.stem:
+        raise fail("name", f"the file's name '{path.stem}'", data["name"])
+    if data["load_tool"] not in TOOLS:
+        raise fail("load_tool", f"one of {', '.join(TOOLS)}", data["load_tool"])
+    for key in ("concurrency", "duration", "repeats", "load_attempts"):
+        if data.get(key, 1) < 1:
+            raise fail(key, "a positive int", data[key])
+    if data["warmup"] < 0:
+        raise fail("warmup", "an int >= 0", data["warmup"])
+    if not data["levels"] or not all(isinstance(x, int) and x > 0 for x in data["levels"]):
+        raise fail("levels", "a non-empty list of positive ints", data["levels"])
+    known = systems_mod.all_systems()
+    for system in data["systems"]:
+        if system not in known:
+            raise fail("systems", f"a list of known systems ({', '.join(known)})", system)
+    scenarios = []
+    for item in data["scenarios"]:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("endpoint"), str)
+            or not item["endpoint"].startswith("/")
+        ):
+            raise fail("scenarios", "a list of {name: str, endpoint: str starting with /}", item)
+        scenarios.append(Scenario(item["name"], item["endpoint"]))
+    if not scenarios:
+        raise fail("scenarios", "a non-empty list")
+    return Suite(
+        **{k: v for k, v in data.items() if k != "scenarios"},
+        scenarios=scenarios,
+        path=path,
+    )

@@ -1,0 +1,80 @@
+"""`webbench-lab bench`: plan a suite (--dry-run prints it), or run it into a new results directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from webbench_lab.bench.plan import Options, effective_suite, expected_seconds, plan
+from webbench_lab.bench.suites import DEFAULT_SUITE, load_suite
+from webbench_lab.cli.options import INVENTORY, resolve_inventory
+from webbench_lab.errors import UserError
+from webbench_lab.ui import out
+
+
+def register(sub) -> None:
+    bench = sub.add_parser(
+        "bench", help="run a benchmark suite and keep everything in results/", parents=[INVENTORY]
+    )
+    bench.add_argument("--suite", default=DEFAULT_SUITE, help="suite name (suites/NAME.yml) or path")
+    bench.add_argument("--only", action="append", default=[], help="only these systems (repeat or a,b)")
+    bench.add_argument("--levels", help="levels to run, e.g. 1,2")
+    bench.add_argument("--duration", type=int, help="seconds of measurement per case")
+    bench.add_argument("--repeats", type=int, help="repeats per case")
+    bench.add_argument("--load-tool", help="siege, wrk or k6 instead of the suite's tool")
+    bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
+    bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
+    bench.add_argument("--results", help="results root (default: results/)")
+    bench.set_defaults(handler=run)
+
+
+def parse_levels(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        levels = [int(x) for x in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or any(x < 1 for x in levels):
+        raise UserError(f"--levels {text!r}: give positive integers separated by commas, e.g. 1,2,4")
+    return levels
+
+
+def run(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    opts = Options(
+        only=[s for item in args.only for s in item.split(",") if s],
+        levels=parse_levels(args.levels),
+        duration=_positive(args.duration, "--duration"),
+        repeats=_positive(args.repeats, "--repeats"),
+        load_tool=args.load_tool,
+        quick=args.quick,
+    )
+    run_suite = effective_suite(suite, opts)
+    cases = plan(run_suite)
+    if args.dry_run:
+        _print_plan(run_suite, cases)
+        return 0
+    inventory_path = resolve_inventory(args.inventory)
+    from webbench_lab.bench.session import execute
+
+    return execute(inventory_path, suite, run_suite, opts, cases, args.results)
+
+
+def _positive(value: int | None, flag: str) -> int | None:
+    if value is not None and value < 1:
+        raise UserError(f"{flag} {value}: give a positive number")
+    return value
+
+
+def _print_plan(suite, cases) -> None:
+    table = Table("#", "case", "system", "level", "scenario", "endpoint", title=f"plan: {suite.name}")
+    for i, c in enumerate(cases, 1):
+        table.add_row(str(i), c.key, c.system, str(c.level), c.scenario, c.endpoint)
+    out.print(table)
+    seconds = expected_seconds(suite, cases)
+    out.print(
+        f"{len(cases)} cases with {suite.load_tool}, {suite.concurrency} concurrent, "
+        f"{suite.duration} s each after {suite.warmup} s warm-up: about {seconds / 60:.1f} minutes"
+    )

@@ -1,0 +1,59 @@
+"""Operations every deploy uses: a file from templates/, and packages without needless apt updates."""
+
+from __future__ import annotations
+
+import io
+
+from pyinfra import host
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import Directory
+from pyinfra.operations import apt, files, server
+
+from webbench_lab.provision.artifacts import Bundle
+from webbench_lab.templating import render
+
+
+def put_template(template: str, dest: str, mode: str = "644", **context):
+    """files.put of the rendered text: pyinfra compares checksums, so an unchanged file is a no-op."""
+    return files.put(
+        name=f"Render {dest}",
+        src=io.StringIO(render(template, **context)),
+        dest=dest,
+        user="root",
+        group="root",
+        mode=mode,
+    )
+
+
+def install_packages(name: str, packages: list[str]):
+    """apt-get update only when something is missing, so a provisioned host shows no change."""
+    installed = host.get_fact(DebPackages)
+    if any(pkg not in installed for pkg in packages):
+        apt.update(name="Update apt lists", cache_time=600)
+    return apt.packages(name=name, packages=packages, no_recommends=True)
+
+
+def root_directory(name: str, path: str):
+    """A directory only root may change (0755): where the lab keeps what it installs."""
+    return files.directory(name=name, path=path, user="root", group="root", mode="755")
+
+
+def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str | None = None) -> str:
+    """Upload and unpack `bundle` into <parent>/<digest> once (point `link` at it); returns the
+    folder. An unpacked folder is never touched again, so a provisioned host shows no change."""
+    target = f"{parent}/{bundle.digest}"
+    root_directory(f"Directory {parent}", parent)
+    if not host.get_fact(Directory, path=target):
+        upload = f"{parent}/.{bundle.tarball.name}"
+        files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")
+        server.shell(
+            name=f"Unpack {label} into {target}",
+            commands=[
+                f"rm -rf {target}.partial && mkdir -p {target}.partial",
+                f"tar -xf {upload} -C {target}.partial && chmod -R a+rX {target}.partial",
+                f"mv {target}.partial {target} && rm -f {upload}",
+            ],
+        )
+    if link:
+        files.link(name=f"{link} -> {label} {bundle.digest}", path=link, target=target)
+    return target
