@@ -1,4 +1,4 @@
-# webbench-lab: `sudo make lab bench` builds and provisions the lab; `make test` checks it.
+# webbench-lab: `make lab bench` (as root) builds, provisions and benchmarks the lab; `make test` checks it.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WBL := $(BIN)/webbench-lab
 INVENTORY ?=
 ENGINE ?= pyinfra
-SUITE ?= web_bench_2011
+SUITE ?=
 QUICK ?=
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
@@ -18,10 +18,10 @@ APT_DEPS_LOCAL := debootstrap apt-cacher-ng util-linux
 .PHONY: help deps deps-local venv lab down status provision audit audit-check bench bench-overhead test test-unit lint lock clean-cache
 
 help:
-	@echo "sudo make lab [INVENTORY=path] [ENGINE=pyinfra|ansible]  build the local lab (or use INVENTORY) and provision it"
+	@echo "make lab [INVENTORY=path] [ENGINE=pyinfra|ansible]  build the local lab (or use INVENTORY) and provision it"
 	@echo "make audit | make audit-check [INVENTORY=path]    what the hosts are made of (audits/) | drift, exit 1 on drift"
-	@echo "sudo make bench [SUITE=fastapi_gin_2025] [QUICK=1] [INVENTORY=path]  run a suite into results/"
-	@echo "sudo make down | make status                     stop the local lab | show its hosts"
+	@echo "make bench [SUITE=fastapi_gin_2025] [QUICK=1] [INVENTORY=path]  run a suite into results/"
+	@echo "make down | make status                          stop the local lab | show its hosts"
 	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff + ansible-lint | re-pin apps/python-stack.lock"
 
 # Install what the control machine lacks (as root, from Debian's packages). The Go command is only
@@ -32,7 +32,7 @@ deps:
 	done; \
 	command -v go >/dev/null || need="$$need golang-go"; \
 	if [ -n "$$need" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "make: missing packages:$$need; run as root (sudo make ...)" >&2; exit 2; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: missing packages:$$need; run as root (make ... as root, or sudo make ...)" >&2; exit 2; fi; \
 	  echo "installing:$$need"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$need; \
@@ -64,11 +64,11 @@ audit-check: venv
 	$(WBL) audit --check $(if $(INVENTORY),-i $(INVENTORY))
 
 bench: venv
-	$(WBL) bench --suite $(SUITE) $(if $(QUICK),--quick) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
+	$(WBL) bench $(if $(SUITE),--suite $(SUITE)) $(if $(QUICK),--quick) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
 
 # Benchmark of the runner itself (not a test): wall time / (measurement + warm-up), goal <= 1.10.
 bench-overhead: venv
-	$(BIN)/python -m webbench_lab.bench.overhead --suite $(SUITE) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
+	$(BIN)/python -m webbench_lab.bench.overhead $(if $(SUITE),--suite $(SUITE)) $(if $(INVENTORY),-i $(INVENTORY)) $(BENCH_ARGS)
 
 down: venv
 	$(WBL) lab down

@@ -17,7 +17,6 @@ from typing import Any
 
 from webbench_lab.audit import collect
 from webbench_lab.audit.diff import Drift, compare
-from webbench_lab.bench.results import default_root as results_root
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.inventory import LabInventory
 
@@ -51,7 +50,7 @@ def check(inventory: LabInventory, audit_roots: list[Path]) -> tuple[list[Drift]
         now = pool.submit(collect.collect, inventory)
         drifts = [d for future in engines for d in future.result()]
         current = now.result()
-    baseline = collect.last_stored(inventory, [*audit_roots, results_root()])
+    baseline = collect.last_stored(inventory, audit_roots)
     if baseline is None:
         return drifts, "no stored audit of these hosts to compare with (run `webbench-lab audit` to take one)"
     path, data = baseline

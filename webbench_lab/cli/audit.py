@@ -27,12 +27,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from webbench_lab.audit import collect, drift
     from webbench_lab.audit.report import render_drift
+    from webbench_lab.bench.results import default_root as results_root
     from webbench_lab.hosts.inventory import load_inventory
 
     inventory = load_inventory(resolve_inventory(args.inventory))
     root = args.out or collect.default_root()
     if args.check:
-        drifts, baseline = drift.check(inventory, [root])
+        # The baseline is the newest audit: taken by `audit`, or stored by a bench run.
+        drifts, baseline = drift.check(inventory, [root, results_root()])
         step(baseline)
         if args.json:
             sys.stdout.write(json.dumps([d.as_dict() for d in drifts], indent=2) + "\n")
