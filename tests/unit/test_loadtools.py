@@ -1,12 +1,14 @@
-"""Each load tool's parser on real outputs captured on the lab (tests/fixtures/loadtools/)."""
+"""Each load-tool plug-in: its parser on real outputs captured on the lab (tests/fixtures/loadtools/),
+its command line and files, and the registry."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from webbench_lab.bench.loadtools import LoadResult, ParseError, combine, command, parse
+from webbench_lab.bench.loadtools import TOOLS, LoadResult, LoadSpec, LoadTool, ParseError, combine, get
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "loadtools"
 
@@ -15,10 +17,15 @@ def fixture(name: str) -> str:
     return (FIXTURES / name).read_text()
 
 
+def parse(tool: str, text: str) -> LoadResult:
+    return get(tool).parse(text)
+
+
 def test_siege_summary():
     r = parse("siege", fixture("siege-go-http-c200.txt"))
     assert (r.requests, r.rate, r.failures, r.availability) == (28751, 6579.18, 0, 100.0)
     assert r.elapsed == 4.37 and r.mean_ms == pytest.approx(20.0)
+    assert r.bytes_received == round(27.14 * 1024**2)
 
 
 def test_siege_counts_404_answers_as_failures():
@@ -37,6 +44,7 @@ def test_wrk_summary_and_latency_distribution():
     assert r.elapsed == pytest.approx(5.02)
     assert (r.p50_ms, r.p90_ms, r.p99_ms) == (6.03, 9.35, 11.75)
     assert r.mean_ms == 6.07
+    assert r.bytes_received == round(173.90 * 1024**2)
 
 
 def test_wrk_non_2xx_and_microseconds():
@@ -55,6 +63,7 @@ def test_k6_summary_export():
     assert r.requests == 14197 and r.rate == pytest.approx(2830.62, abs=0.01)
     assert r.failures == 0 and r.availability == 100.0
     assert r.p50_ms == pytest.approx(16.39, abs=0.01) and r.p99_ms == pytest.approx(34.69, abs=0.01)
+    assert r.bytes_received == 2337924
     ping = parse("k6", fixture("k6-gin-ping-c50.json"))
     assert ping.rate > r.rate  # /ping does not wait 15 ms for the upstream API
 
@@ -72,17 +81,61 @@ def test_rates_of_simultaneous_processes_add_up():
     assert both.availability == pytest.approx(99.25)
 
 
-def test_commands():
-    assert command("siege", "http://h:1/x", 100, 20, rc_file="/r") == [
-        "siege", "-R", "/r", "-c", "100", "-t", "20S", "http://h:1/x"]  # fmt: skip
-    assert command("wrk", "http://h:1/x", 200, 5, threads=1)[:7] == [
-        "wrk",
-        "-t",
-        "1",
-        "-c",
-        "200",
-        "-d",
-        "5s",
-    ]
-    k6 = command("k6", "http://h:1/x", 10, 5, script="/s.js", summary="/o.json")
-    assert k6[-1] == "/s.js" and "--summary-export" in k6
+SPEC = LoadSpec(
+    url="http://h:1/x",
+    concurrency=100,
+    seconds=20,
+    workdir="/w",
+    prefix="r1-0",
+    settings={"loadgen_siege_benchmark": False, "loadgen_siege_limit": 255, "redis_seed_count": 7},
+    cpus=2,
+)
+
+
+def test_siege_invocation_renders_its_siegerc():
+    inv = get("siege").invocation(SPEC)
+    assert inv.argv == ["siege", "-R", "/w/r1-0.siegerc", "-c", "100", "-t", "20S", "http://h:1/x"]
+    rc = inv.files["r1-0.siegerc"]
+    assert "concurrent = 100" in rc and "benchmark = False" in rc and "json_output = true" in rc
+    assert inv.result_file is None  # the figures are on its output
+
+
+def test_siege_limit_grows_with_a_share_above_it():
+    inv = get("siege").invocation(dataclasses.replace(SPEC, concurrency=300))
+    assert "limit = 300" in inv.files["r1-0.siegerc"]
+
+
+def test_wrk_invocation_uses_a_thread_per_cpu_at_most():
+    assert get("wrk").invocation(SPEC).argv == [
+        "wrk", "-t", "2", "-c", "100", "-d", "20s", "--latency", "http://h:1/x"]  # fmt: skip
+    one = get("wrk").invocation(dataclasses.replace(SPEC, concurrency=1))
+    assert one.argv[1:3] == ["-t", "1"] and one.files == {}
+
+
+def test_k6_invocation_writes_its_script_and_reads_its_summary_export():
+    inv = get("k6").invocation(SPEC)
+    assert inv.argv[-1] == "/w/r1-0.js" and inv.result_file == "/w/r1-0.summary.json"
+    assert inv.argv[inv.argv.index("--summary-export") + 1] == inv.result_file
+    assert inv.argv[inv.argv.index("--vus") + 1] == "100" and "20s" in inv.argv
+    script = inv.files["r1-0.js"]
+    assert 'const target = "http://h:1";' in script and 'const endpoint = "/x";' in script
+    assert "Math.random() * 7" in script
+
+
+def test_the_registry_names_every_plug_in():
+    assert set(TOOLS) == {"siege", "wrk", "k6"}
+    for name, tool in TOOLS.items():
+        assert isinstance(tool, LoadTool) and tool.name == name
+        assert tool.rate_unit in ("transactions", "requests")
+
+
+@pytest.mark.parametrize(
+    ("tool", "name"),
+    [("siege", "siege-silent-c10.txt"), ("wrk", "wrk-silent-c10.txt"), ("k6", "k6-silent-c10.json")],
+)
+def test_a_run_with_zero_finished_requests_is_zero_not_an_error(tool, name):
+    """A server that never answers: every tool says so with zeros, and no latency is made up."""
+    r = parse(tool, fixture(name))
+    assert r.tool == tool and r.requests == 0 and r.rate == 0.0 and r.availability == 0.0
+    assert r.bytes_received == 0
+    assert (r.p50_ms, r.p90_ms, r.p99_ms, r.mean_ms) == (None, None, None, None)

@@ -27,7 +27,6 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
-from webbench_lab.templating import render
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -80,6 +79,7 @@ class Runner:
         self.generators = [lab.generator, *others]
         self._own = others
         self.failed = 0
+        self._cpu_counts: dict[str, int] = {}
 
     def close(self) -> None:
         for hc in self._own:
@@ -174,7 +174,7 @@ class Runner:
             parsed, errors = [], []
             for host, path, text in last.outputs:
                 try:
-                    parsed.append(loadtools.parse(suite.load_tool, text))
+                    parsed.append(loadtools.get(suite.load_tool).parse(text))
                 except loadtools.ParseError as exc:
                     errors.append(f"{host}: {exc} (raw output: {path.name})")
             if errors or not parsed:
@@ -236,24 +236,34 @@ class Runner:
 
     def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
         """Run the load from every generator at once. With an attempt number, every process's raw
-        output is kept in out_dir, named by the attempt; without one (the warm-up), none is."""
-        suite = self.suite
+        output (and its result file, if the tool writes one) is kept in out_dir, named by the
+        attempt; without one (the warm-up), none is."""
+        tool = loadtools.get(self.suite.load_tool)
         ports = system.load_ports(case.level)
         address = self.lab.server.host.bench_address
         n_gen = len(self.generators)
         run_id = uuid.uuid4().hex[:8]
-        specs = []
+        specs, invocations = [], []
         for g_index, hc in enumerate(self.generators):
-            remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
-            processes, files = [], {}
+            workdir = _workdir(hc)
+            processes, files, mine = [], {}, []
             for p_index, port in enumerate(ports):
                 # The connections are split among generators and among the N ports (Lab A).
-                share = _share(suite.concurrency, n_gen * len(ports), g_index * len(ports) + p_index)
-                url = f"http://{address}:{port}{case.endpoint}"
-                out = f"{remote_dir}/{run_id}-{p_index}.out"
-                processes.append(
-                    {"argv": self._argv(hc, url, share, seconds, run_id, p_index, files), "out": out}
+                parts = n_gen * len(ports)
+                load = loadtools.LoadSpec(
+                    url=f"http://{address}:{port}{case.endpoint}",
+                    concurrency=_share(self.suite.concurrency, parts, g_index * len(ports) + p_index),
+                    seconds=seconds,
+                    workdir=workdir,
+                    prefix=f"{run_id}-{p_index}",
+                    settings=hc.vars,
+                    cpus=self._cpus(hc),
                 )
+                invocation = tool.invocation(load)
+                files.update(invocation.files)
+                processes.append({"argv": invocation.argv, "out": f"{workdir}/{load.prefix}.out"})
+                mine.append(invocation)
+            invocations.append(mine)
             # A tool still running after its time gets SIGINT (it prints its summary), and SIGKILL
             # to its process group if it still runs: siege 4.0.7 can deadlock with SIGINT blocked.
             specs.append(
@@ -270,68 +280,31 @@ class Runner:
         outputs = []
         ended: dict[str, str] = {}
         interrupted = False
-        for hc, spec, answer in zip(self.generators, specs, answers, strict=True):
-            remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
+        for hc, spec, answer, mine in zip(self.generators, specs, answers, invocations, strict=True):
             how = answer.get("ended") or ["exited"] * len(spec["processes"])
             interrupted = interrupted or any(answer.get("interrupted", []))
-            for p_index, proc in enumerate(spec["processes"]):
-                name = f"{hc.host.name}-{suite.load_tool}-{p_index}"
+            for p_index, (proc, invocation) in enumerate(zip(spec["processes"], mine, strict=True)):
+                name = f"{hc.host.name}-{tool.name}-{p_index}"
                 ended[name] = how[p_index]
                 raw = hc.sh(f"cat {proc['out']} 2>/dev/null || true").stdout
                 text = raw
-                if suite.load_tool == "k6":  # the figures are in k6's summary export
-                    text = hc.sh(
-                        f"cat {remote_dir}/{run_id}-{p_index}.summary.json 2>/dev/null || true"
-                    ).stdout
+                if invocation.result_file:  # the figures are in the tool's result file
+                    text = hc.sh(f"cat {invocation.result_file} 2>/dev/null || true").stdout
                 path = out_dir / f"{name}.{_suffix(attempt)}.out"
                 if attempt is not None:
                     self.results.write_text(path, raw)
-                    if suite.load_tool == "k6":
-                        self.results.write_text(out_dir / f"{name}.{_suffix(attempt)}.summary.json", text)
+                    if invocation.result_file:
+                        kept = out_dir / f"{name}.{_suffix(attempt)}.{invocation.result_name}"
+                        self.results.write_text(kept, text)
                 outputs.append((hc.host.name, path, text))
-            hc.sh(f"rm -f {remote_dir}/{run_id}-*")
+            hc.sh(f"rm -f {_workdir(hc)}/{run_id}-*")
         return LoadRun(outputs, ended, interrupted)
 
-    def _argv(
-        self,
-        hc: HostControl,
-        url: str,
-        share: int,
-        seconds: int,
-        run_id: str,
-        p_index: int,
-        files: dict[str, str],
-    ) -> list[str]:
-        tool = self.suite.load_tool
-        remote_dir = f"{hc.vars['apps_run_root']}/{LOAD}"
-        if tool == "siege":
-            rc = f"{run_id}-{p_index}.siegerc"
-            files[rc] = render(
-                "generator/siegerc.j2",
-                concurrency=share,
-                benchmark=hc.vars["loadgen_siege_benchmark"],
-                limit=max(hc.vars["loadgen_siege_limit"], share),
-            )
-            return loadtools.command("siege", url, share, seconds, rc_file=f"{remote_dir}/{rc}")
-        if tool == "wrk":
-            threads = max(1, min(share, _cpu_count(hc)))
-            return loadtools.command("wrk", url, share, seconds, threads=threads)
-        script = f"{run_id}-{p_index}.js"
-        split = url.index("/", len("http://"))  # http://host:port | /path
-        files[script] = render(
-            "generator/k6.js.j2",
-            target=url[:split],
-            endpoint=url[split:],
-            id_count=hc.vars["redis_seed_count"],
-        )
-        return loadtools.command(
-            "k6",
-            url,
-            share,
-            seconds,
-            script=f"{remote_dir}/{script}",
-            summary=f"{remote_dir}/{run_id}-{p_index}.summary.json",
-        )
+    def _cpus(self, hc: HostControl) -> int:
+        """CPUs a generator may use (from the inventory, else `nproc` once)."""
+        if hc.host.name not in self._cpu_counts:
+            self._cpu_counts[hc.host.name] = _cpu_count(hc)
+        return self._cpu_counts[hc.host.name]
 
     def _run_everywhere(self, specs: list[dict], timeout: float) -> list[dict]:
         """Every generator runs its part at the same moment: one fabric ThreadingGroup command."""
@@ -416,6 +389,10 @@ def _share(total: int, parts: int, index: int) -> int:
     return max(1, base + (1 if index < extra else 0))
 
 
+def _workdir(hc: HostControl) -> str:
+    return f"{hc.vars['apps_run_root']}/{LOAD}"
+
+
 def _cpu_count(hc: HostControl) -> int:
     cpus = hc.host.cpus
     if cpus:
@@ -452,6 +429,7 @@ def _figures(r: loadtools.LoadResult) -> dict[str, Any]:
         "p90_ms": _round(r.p90_ms),
         "p99_ms": _round(r.p99_ms),
         "mean_ms": _round(r.mean_ms),
+        "bytes_received": r.bytes_received,
     }
 
 

@@ -1,0 +1,59 @@
+"""siege: Lab A's tool. A thread per user, the lab's own siegerc (-R), its summary as JSON."""
+
+from __future__ import annotations
+
+import json
+
+from webbench_lab.bench.loadtools.base import (
+    Invocation,
+    LoadResult,
+    LoadSpec,
+    LoadTool,
+    ParseError,
+    last_line,
+)
+from webbench_lab.templating import render
+
+MB = 1024**2
+
+
+class Siege(LoadTool):
+    name = "siege"
+    rate_unit = "transactions"
+
+    def invocation(self, spec: LoadSpec) -> Invocation:
+        rc = f"{spec.prefix}.siegerc"
+        text = render(
+            "generator/siegerc.j2",
+            concurrency=spec.concurrency,
+            benchmark=spec.settings["loadgen_siege_benchmark"],
+            limit=max(spec.settings["loadgen_siege_limit"], spec.concurrency),
+        )
+        return Invocation(argv=self.argv(spec, f"{spec.workdir}/{rc}"), files={rc: text})
+
+    @staticmethod
+    def argv(spec: LoadSpec, rc_file: str) -> list[str]:
+        return ["siege", "-R", rc_file, "-c", str(spec.concurrency), "-t", f"{spec.seconds}S", spec.url]
+
+    def parse(self, text: str) -> LoadResult:
+        """siege 4 prints its summary as a JSON object (after any error lines)."""
+        start = text.rfind("{")
+        try:
+            data = json.loads(text[start:])
+        except ValueError:
+            raise ParseError(f"siege: no JSON summary in its output ({last_line(text)})") from None
+        transactions = int(data["transactions"])
+        failed = int(data["failed_transactions"])
+        successful = int(data["successful_transactions"])
+        return LoadResult(
+            tool=self.name,
+            requests=transactions,
+            rate=float(data["transaction_rate"]),
+            # siege counts 4xx/5xx answers as transactions that are not successful (its two
+            # counters can also differ by one the other way at the end of a timed run).
+            failures=failed + max(0, transactions - successful),
+            elapsed=float(data["elapsed_time"]),
+            availability=float(data["availability"]),
+            mean_ms=float(data["response_time"]) * 1000 if transactions else None,
+            bytes_received=round(float(data["data_transferred"]) * MB),
+        )
