@@ -19,6 +19,7 @@ import pytest
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.bench import report
 from webbench_lab.bench.plan import Case
+from webbench_lab.bench.record import CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import load_suite
@@ -118,7 +119,9 @@ def measure(tmp_path: Path, mode: str, attempts: int = 3) -> tuple[dict, Path, f
     took = time.monotonic() - started
     case_dir = results.path / "cases" / case.key
     record = json.loads((case_dir / "case.json").read_text())
-    assert results.rows[case.key] == record and runner.failed == (record["status"] == "failed")
+    # The one writer wrote what the runner recorded, and it reads back as the same typed record.
+    assert CaseRecord.from_json(record) == results.records[case.key]
+    assert record["schema"] == 1 and runner.failed == (record["status"] == "failed")
     return record, case_dir, took, runner.told
 
 
@@ -171,8 +174,11 @@ def test_one_attempt_is_enough_for_a_tool_that_finishes(tmp_path):
 @pytest.mark.parametrize("retried", [True, False])
 def test_tables_mark_a_retried_case(retried):
     suite = load_suite("web_bench_2011")
-    row = {"system": "go-http", "level": 1, "scenario": "hello", "status": "ok", "rate": 1000.0,
-           "generator_bound": False, "retried": retried, "case": "go-http-L1-hello-r1"}  # fmt: skip
+    row = CaseRecord(
+        "go-http-L1-hello-r1", "go-http", 1, "hello", "/Hello/100", 1, status="ok", retried=retried,
+        figures=Figures(1000.0, 5000, 0, 100.0, None, None, None, 2.0, 100),
+        resources=Resources(50.0, 40.0, 10.0, 9.0, 60.0, False, {"server": 5}),
+    )  # fmt: skip
     (_, _, body), *_ = report.tables(suite, [row])
     assert body[0][1] == ("1,000 †" if retried else "1,000")
     assert "† retried" in report.markdown(suite, [row], {"complete": True})

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from webbench_lab.bench.results import read_summary
+
 
 def main(argv: list[str]) -> int:
     started = time.monotonic()
@@ -28,8 +30,8 @@ def main(argv: list[str]) -> int:
         return proc.returncode or 1
     path = Path(line.split(": ", 1)[1].strip())
     manifest = json.loads((path / "manifest.json").read_text())
-    rows = json.loads((path / "summary.json").read_text())
-    measured = [r for r in rows if r.get("status") == "ok"]
+    rows = read_summary(path)
+    measured = [r for r in rows if r.ok]
     settings = manifest["settings"]
     load_seconds = len(measured) * (settings["duration_s"] + settings["warmup_s"])
     print(f"results: {path}")
@@ -39,8 +41,8 @@ def main(argv: list[str]) -> int:
     if load_seconds:
         print(f"runner overhead: wall / (measurement + warm-up) = {wall / load_seconds:.3f} (goal <= 1.10)")
     for r in measured:
-        flag = " generator-bound" if r.get("generator_bound") else ""
-        print(f"  {r['case']}: {r['rate']:.0f} {r['load_tool']} rate/s{flag}")
+        flag = " generator-bound" if r.generator_bound else ""
+        print(f"  {r.case}: {r.rate or 0:.0f} {r.load_tool} rate/s{flag}")
     return 0
 
 

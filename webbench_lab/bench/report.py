@@ -8,30 +8,39 @@ from typing import Any
 from rich.table import Table
 
 from webbench_lab.apps.systems import all_systems
+from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.suites import Suite
 
 BASELINE = {"A": "go-http", "B": "gin"}
 
 
-def _mean(rows: list[dict], key: str) -> float | None:
-    values = [r[key] for r in rows if r.get("status") == "ok" and r.get(key) is not None]
+def _value(r: CaseRecord, key: str) -> float | None:
+    """A figure (rate, latencies) or a resource (CPU, memory) of a case; None when it has none."""
+    for part in (r.figures, r.resources):
+        if part is not None and hasattr(part, key):
+            return getattr(part, key)
+    return None
+
+
+def _mean(rows: list[CaseRecord], key: str) -> float | None:
+    values = [v for r in rows if r.ok and (v := _value(r, key)) is not None]
     return sum(values) / len(values) if values else None
 
 
-def _cell(rows: list[dict]) -> tuple[str, float | None, str]:
+def _cell(rows: list[CaseRecord]) -> tuple[str, float | None, str]:
     """Our figure for a table cell (mean over repeats) or why there is none, and its marks."""
     if not rows:
         return "-", None, ""
-    ok = [r for r in rows if r.get("status") == "ok"]
+    ok = [r for r in rows if r.ok]
     if not ok:
-        return rows[0].get("status", "failed") + _marks(rows), None, ""
+        return rows[0].status + _marks(rows), None, ""
     return "", _mean(ok, "rate"), _marks(ok)
 
 
-def _marks(rows: list[dict]) -> str:
+def _marks(rows: list[CaseRecord]) -> str:
     """' *' generator-bound, ' †' measured again after the load tool hung (see FOOTNOTE)."""
-    bound = " *" if any(r.get("generator_bound") for r in rows) else ""
-    retried = " †" if any(r.get("retried") for r in rows) else ""
+    bound = " *" if any(r.generator_bound for r in rows) else ""
+    retried = " †" if any(r.retried for r in rows) else ""
     return bound + retried
 
 
@@ -39,7 +48,7 @@ def _fmt(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) per table: the same data for the terminal and for report.md."""
     names = all_systems()
     out = []
@@ -48,9 +57,7 @@ def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[li
         scenario = suite.scenarios[0].name
         pub = published.get(scenario, {})
         for level in suite.levels:
-            by_system = {
-                s: [r for r in rows if r["system"] == s and r["level"] == level] for s in suite.systems
-            }
+            by_system = {s: [r for r in rows if r.system == s and r.level == level] for s in suite.systems}
             base = _cell(by_system.get(BASELINE["A"], []))[1]
             pub_base = pub.get(BASELINE["A"], {}).get(level)
             body = []
@@ -77,9 +84,7 @@ def tables(suite: Suite, rows: list[dict]) -> list[tuple[str, list[str], list[li
             pub = published.get(scenario.name, {})
             for system in suite.systems:
                 case_rows = [
-                    r
-                    for r in rows
-                    if r["system"] == system and r["level"] == level and r["scenario"] == scenario.name
+                    r for r in rows if r.system == system and r.level == level and r.scenario == scenario.name
                 ]
                 note, rate, marks = _cell(case_rows)
                 p: dict[str, Any] = pub.get(system, {})
@@ -110,7 +115,7 @@ FOOTNOTE = (
 )
 
 
-def rich_tables(suite: Suite, rows: list[dict]) -> list[Table]:
+def rich_tables(suite: Suite, rows: list[CaseRecord]) -> list[Table]:
     result = []
     for title, header, body in tables(suite, rows):
         table = Table(*header, title=title)
@@ -120,7 +125,7 @@ def rich_tables(suite: Suite, rows: list[dict]) -> list[Table]:
     return result
 
 
-def markdown(suite: Suite, rows: list[dict], manifest: dict[str, Any]) -> str:
+def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> str:
     lines = [
         f"# {suite.title}",
         "",
@@ -138,10 +143,10 @@ def markdown(suite: Suite, rows: list[dict], manifest: dict[str, Any]) -> str:
         ]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         lines.append("")
-    failed = [r for r in rows if r.get("status") != "ok"]
+    failed = [r for r in rows if not r.ok]
     if failed:
         lines += ["## Cases without a figure (failed, or not buildable)", ""]
-        lines += [f"- {r['case']}: {r.get('reason', '')}" for r in failed]
+        lines += [f"- {r.case}: {r.reason}" for r in failed]
         lines.append("")
     lines += [FOOTNOTE.replace("\n", "\n\n"), ""]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from webbench_lab.bench.record import CaseRecord
 from webbench_lab.fsutil import new_dir, write_atomic
 from webbench_lab.paths import REPO
 
@@ -29,13 +30,11 @@ class ResultsDir:
     def __init__(self, root: Path, suite_name: str) -> None:
         path = new_dir(root, suite_name)
         self.path = path
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, CaseRecord] = {}
         self.manifest: dict[str, Any] = {}
 
     def case_dir(self, case) -> Path:
-        d = self.path / "cases" / case.key
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return self.case_dir_of(case.key)
 
     def write_text(self, path: Path, text: str) -> None:
         write_atomic(path, text)
@@ -43,13 +42,20 @@ class ResultsDir:
     def write_json(self, path: Path, data: Any) -> None:
         write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
-    def write_case(self, case, record: dict[str, Any]) -> None:
-        self.write_json(self.case_dir(case) / "case.json", record)
-        self.rows[case.key] = record
+    def case_dir_of(self, key: str) -> Path:
+        d = self.path / "cases" / key
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write_case(self, record: CaseRecord) -> None:
+        """case.json of the record's case, then summary.json and summary.csv with every case so far:
+        the only place a case record is written."""
+        self.write_json(self.case_dir_of(record.case) / "case.json", record.to_json())
+        self.records[record.case] = record
         self.write_summary()
 
     def write_summary(self) -> None:
-        rows = list(self.rows.values())
+        rows = [r.to_json() for r in self.records.values()]
         self.write_json(self.path / "summary.json", rows)
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
@@ -68,6 +74,12 @@ class ResultsDir:
 
     def copy_suite(self, suite_path: Path) -> None:
         shutil.copyfile(suite_path, self.path / "suite.yml")
+
+
+def read_summary(path: Path) -> list[CaseRecord]:
+    """The records of a results directory, as summary.json holds them."""
+    where = path / "summary.json"
+    return [CaseRecord.from_json(row, str(where)) for row in json.loads(where.read_text())]
 
 
 def default_root() -> Path:

@@ -23,6 +23,7 @@ from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
 from webbench_lab.bench import loadtools
 from webbench_lab.bench.plan import Case
+from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
@@ -30,7 +31,6 @@ from webbench_lab.hosts.control import HostControl
 
 LOAD = "load"
 SAMPLER = "sampler"
-GENERATOR_BOUND_PCT = 90.0
 LOAD_GRACE_S = 5.0  # seconds a load tool may run past its duration before it gets SIGINT
 LOAD_KILL_S = 5.0  # seconds after SIGINT before its process group gets SIGKILL (it hung)
 QUIET_CPU_PCT = 10.0  # before a retry, the server's CPUs stay below this ...
@@ -57,7 +57,7 @@ class Attempt:
     hung: bool
     interrupted: bool
     reason: str
-    record: dict[str, Any]
+    record: AttemptRecord
 
 
 class Runner:
@@ -132,7 +132,7 @@ class Runner:
         status = "not buildable" if reason.startswith(f"start: {NOT_BUILDABLE}") else "failed"
         if status == "failed":
             self.failed += 1
-        self.results.write_case(case, {"status": status, "reason": reason, **_case_fields(case)})
+        self.results.write_case(CaseRecord(**_case_fields(case), status=status, reason=reason))
 
     # -- one measurement ----------------------------------------------------------------------
 
@@ -144,32 +144,31 @@ class Runner:
         for number in range(1, suite.load_attempts + 1):
             quiet = self._wait_quiet() if number > 1 else None
             attempt = self._attempt(system, case, number)
-            attempt.record["quiet_before"] = quiet
+            attempt.record.quiet_before = quiet
             attempts.append(attempt)
             if not attempt.hung:
                 break
             self.progress.hung(case, number, suite.load_attempts, attempt.reason)
         last = attempts[-1]
-        record = {
+        record = CaseRecord(
             **_case_fields(case),
-            "load_tool": suite.load_tool,
-            "duration_s": suite.duration,
-            "warmup_s": suite.warmup,
-            "concurrency": suite.concurrency,
-            "started": attempts[0].record["started"],
-            "ended": last.record["ended"],
-            "load_interrupted": last.interrupted,
-            "attempt": None if last.hung else last.number,
-            "retried": len(attempts) > 1,
-            "attempts": [a.record for a in attempts],
-            "raw_outputs": [path.name for _, path, _ in last.outputs],
-        }
+            status="ok",
+            load_tool=suite.load_tool,
+            duration_s=suite.duration,
+            warmup_s=suite.warmup,
+            concurrency=suite.concurrency,
+            started=attempts[0].record.started,
+            ended=last.record.ended,
+            load_interrupted=last.interrupted,
+            attempt=None if last.hung else last.number,
+            retried=len(attempts) > 1,
+            attempts=[a.record for a in attempts],
+            raw_outputs=[path.name for _, path, _ in last.outputs],
+            resources=Resources.from_samples(last.samples),
+        )
         if last.hung:
-            self.failed += 1
-            record.update(
-                status="failed",
-                reason=f"{suite.load_tool} hung on every attempt ({len(attempts)}): {last.reason}",
-            )
+            record.status = "failed"
+            record.reason = f"{suite.load_tool} hung on every attempt ({len(attempts)}): {last.reason}"
         else:
             parsed, errors = [], []
             for host, path, text in last.outputs:
@@ -178,13 +177,14 @@ class Runner:
                 except loadtools.ParseError as exc:
                     errors.append(f"{host}: {exc} (raw output: {path.name})")
             if errors or not parsed:
-                self.failed += 1
-                record.update(status="failed", reason="; ".join(errors) or "no load output")
+                record.status = "failed"
+                record.reason = "; ".join(errors) or "no load output"
             else:
-                total = loadtools.combine(parsed)
-                record.update(status="ok", **_figures(total), processes=[p.as_dict() for p in parsed])
-        record.update(_resources(last.samples, self.generators))
-        self.results.write_case(case, record)
+                record.figures = Figures.from_result(loadtools.combine(parsed))
+                record.processes = [p.as_dict() for p in parsed]
+        if not record.ok:
+            self.failed += 1
+        self.results.write_case(record)
 
     def _attempt(self, system: System, case: Case, number: int) -> Attempt:
         """One warm-up and one measurement, every file named by the attempt."""
@@ -206,20 +206,20 @@ class Runner:
             if hung
             else ""
         )
-        resources = _resources(samples, self.generators)
-        record: dict[str, Any] = {
-            "attempt": number,
-            "started": _iso(started),
-            "ended": _iso(time.time()),
-            "outcome": "hung" if hung else "interrupted" if load.interrupted else "completed",
-            "reason": reason,
-            "load": load.ended,
-            "warmup": None if warmup is None else warmup.ended,
-            "raw_outputs": [path.name for _, path, _ in load.outputs],
-            "samples": sorted(f"samples-{hc.host.name}.{_suffix(number)}.jsonl" for hc, _, _ in samplers),
-            "generator_cpu_pct": resources["generator_cpu_pct"],
-            "server_cpu_pct": resources["server_cpu_pct"],
-        }
+        resources = Resources.from_samples(samples)
+        record = AttemptRecord(
+            attempt=number,
+            started=_iso(started),
+            ended=_iso(time.time()),
+            outcome="hung" if hung else "interrupted" if load.interrupted else "completed",
+            reason=reason,
+            load=load.ended,
+            warmup=None if warmup is None else warmup.ended,
+            raw_outputs=[path.name for _, path, _ in load.outputs],
+            samples=sorted(f"samples-{hc.host.name}.{_suffix(number)}.jsonl" for hc, _, _ in samplers),
+            generator_cpu_pct=resources.generator_cpu_pct,
+            server_cpu_pct=resources.server_cpu_pct,
+        )
         return Attempt(number, load.outputs, samples, bool(hung), load.interrupted, reason, record)
 
     def _wait_quiet(self) -> dict[str, Any]:
@@ -416,45 +416,6 @@ def _case_fields(case: Case) -> dict[str, Any]:
         "scenario": case.scenario,
         "endpoint": case.endpoint,
         "repeat": case.repeat,
-    }
-
-
-def _figures(r: loadtools.LoadResult) -> dict[str, Any]:
-    return {
-        "rate": round(r.rate, 2),
-        "requests": r.requests,
-        "failures": r.failures,
-        "availability": None if r.availability is None else round(r.availability, 2),
-        "p50_ms": _round(r.p50_ms),
-        "p90_ms": _round(r.p90_ms),
-        "p99_ms": _round(r.p99_ms),
-        "mean_ms": _round(r.mean_ms),
-        "bytes_received": r.bytes_received,
-    }
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None else round(v, 3)
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None
-
-
-def _resources(samples: dict[str, list[dict]], generators: list[HostControl]) -> dict[str, Any]:
-    """Averages over the measurement, and the generator-bound flag (>= 90% of its CPUs)."""
-    server = samples.get("server", [])
-    gen_cpu = [s["host_cpu_pct"] for k, v in samples.items() if k.startswith("generator") for s in v]
-    rss = [s["rss_kb"] for s in server]
-    gen_mean = _mean(gen_cpu)
-    return {
-        "server_cpu_pct": _mean([s["host_cpu_pct"] for s in server]),
-        "server_app_cpu_pct": _mean([s["proc_cpu_pct"] for s in server]),
-        "server_rss_mb": round(max(rss) / 1024, 1) if rss else None,
-        "server_rss_mean_mb": round(sum(rss) / len(rss) / 1024, 1) if rss else None,
-        "generator_cpu_pct": gen_mean,
-        "generator_bound": bool(gen_mean is not None and gen_mean >= GENERATOR_BOUND_PCT),
-        "samples": {k: len(v) for k, v in samples.items()},
     }
 
 

@@ -80,7 +80,7 @@ def execute(
         finally:
             runner.close()
     _finish(results, run_suite, complete=True, **audited)
-    for table in report.rich_tables(run_suite, list(results.rows.values())):
+    for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
     out.print(f"results: {results.path}")
@@ -100,7 +100,7 @@ def _audit(results: ResultsDir, lab: Lab) -> dict:
 
 def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
     results.finish_manifest(complete, **fields)
-    text = report.markdown(suite, list(results.rows.values()), results.manifest)
+    text = report.markdown(suite, list(results.records.values()), results.manifest)
     results.write_text(results.path / "report.md", text)
 
 

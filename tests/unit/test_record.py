@@ -1,0 +1,83 @@
+"""The case record: one typed record, flat JSON with a schema version, read back as it was written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from webbench_lab.bench.loadtools import LoadResult
+from webbench_lab.bench.record import SCHEMA_VERSION, AttemptRecord, CaseRecord, Figures, Resources
+from webbench_lab.bench.results import ResultsDir, read_summary
+from webbench_lab.errors import UserError
+
+
+def _attempt(n: int, outcome: str) -> AttemptRecord:
+    start, end = "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z"
+    load, raw = {"g-siege-0": "exited"}, [f"g-siege-0.attempt-{n}.out"]
+    return AttemptRecord(n, start, end, outcome, "", load, None, raw, [], 30.0, 90.0)
+
+
+def measured() -> CaseRecord:
+    samples = {
+        "server": [{"host_cpu_pct": 90.0, "proc_cpu_pct": 80.0, "rss_kb": 2048}] * 3,
+        "generator:g": [{"host_cpu_pct": 95.0}, {"host_cpu_pct": 91.0}],
+    }
+    return CaseRecord(
+        "go-http-L1-hello-r1", "go-http", 1, "hello", "/Hello/100", 1, status="ok", load_tool="siege",
+        duration_s=20, warmup_s=3, concurrency=200, attempt=2, retried=True,
+        attempts=[_attempt(1, "hung"), _attempt(2, "completed")],
+        figures=Figures.from_result(LoadResult("siege", 1000, 50.123456, 2, 20.0, 99.8, mean_ms=4.56789)),
+        resources=Resources.from_samples(samples),
+    )  # fmt: skip
+
+
+def test_the_json_is_flat_and_reads_back_as_the_same_record():
+    record = measured()
+    data = record.to_json()
+    assert data["schema"] == SCHEMA_VERSION and data["rate"] == 50.12 and data["mean_ms"] == 4.568
+    assert data["generator_cpu_pct"] == 93.0 and data["generator_bound"] is True
+    assert data["server_rss_mb"] == 2.0 and data["samples"] == {"server": 3, "generator:g": 2}
+    assert [a["outcome"] for a in data["attempts"]] == ["hung", "completed"]
+    assert CaseRecord.from_json(json.loads(json.dumps(data))) == record
+
+
+def test_a_case_without_figures_has_no_figure_fields():
+    failed = CaseRecord("x-L1-hello-r1", "x", 1, "hello", "/", 1, status="not buildable", reason="why")
+    data = failed.to_json()
+    assert "rate" not in data and "generator_bound" not in data and data["reason"] == "why"
+    back = CaseRecord.from_json(data)
+    assert back == failed and back.rate is None and back.generator_bound is None
+
+
+def test_no_generator_sample_means_unknown_not_false():
+    resources = Resources.from_samples({"server": [{"host_cpu_pct": 1.0, "proc_cpu_pct": 1.0, "rss_kb": 1}]})
+    assert resources.generator_cpu_pct is None and resources.generator_bound is None
+    busy = Resources.from_samples({"generator:g": [{"host_cpu_pct": 89.9}]})
+    assert busy.generator_bound is False and busy.server_rss_mb is None
+
+
+def test_another_schema_is_refused_with_one_line():
+    data = measured().to_json()
+    data["schema"] = 99
+    with pytest.raises(
+        UserError, match=r"summary.json: case record schema 99; this webbench-lab reads schema 1"
+    ):
+        CaseRecord.from_json(data, "summary.json")
+    del data["schema"]
+    with pytest.raises(UserError, match="schema None"):
+        CaseRecord.from_json(data)
+
+
+def test_results_write_every_case_and_the_summary_reads_back(tmp_path):
+    results = ResultsDir(tmp_path, "s")
+    first, second = (
+        measured(),
+        CaseRecord("y-L1-hello-r1", "y", 1, "hello", "/", 1, status="failed", reason="r"),
+    )
+    results.write_case(first)
+    results.write_case(second)
+    assert json.loads((results.path / "cases" / first.case / "case.json").read_text()) == first.to_json()
+    assert read_summary(results.path) == [first, second]
+    header = (results.path / "summary.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["case", "system", "level"] and "retried" in header
