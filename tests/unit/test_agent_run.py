@@ -110,3 +110,27 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_status_says_what_level_a_running_system_was_started_at(tmp_path):
+    """`app list` shows the level from here: the meta given to start, while the system runs."""
+    env = {"WEBBENCH_RUN_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin",
+           "WEBBENCH_MARKER": f"WEBBENCH_UNITTEST_{tmp_path.name}"}  # fmt: skip
+
+    def agent(*args: str, payload: dict | None = None) -> dict:
+        proc = subprocess.run(
+            [sys.executable, str(AGENT), *args], input=json.dumps(payload) if payload else "",
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    spec = {"name": "sys", "ports": [], "wait": 5, "meta": {"level": 2},
+            "processes": [{"argv": [sys.executable, "-c", "import time; time.sleep(30)"]}]}  # fmt: skip
+    assert agent("start", payload=spec)["ok"]
+    try:
+        running = agent("status", "sys")["systems"]["sys"]
+        assert running["running"] is True and running["meta"] == {"level": 2}
+    finally:
+        assert agent("stop", "sys")["ok"]
+    stopped = agent("status", "sys")["systems"]["sys"]
+    assert stopped == {"running": False, "pid": None, "processes": [], "meta": {}}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import paramiko
 import pytest
 
 from webbench_lab.errors import LabFailure
-from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.control import HostControl, read_answer
 from webbench_lab.hosts.inventory import load_inventory
 
 
@@ -25,3 +27,18 @@ def test_lost_connection_names_the_host(write_inventory, stdin):
     hc.host, hc.vars, hc.conn = host, {}, LostConnection()
     with pytest.raises(LabFailure, match=r"host srv1 \(root@198.18.0.3:2222\): connection lost"):
         hc.sh("true", stdin=stdin)
+
+
+def test_an_agent_answer_is_the_last_line_of_its_output():
+    result = SimpleNamespace(stdout='warning: something\n{"ok": true, "pid": 7}\n', stderr="")
+    assert read_answer("srv1", result, "the lab agent") == {"ok": True, "pid": 7}
+
+
+@pytest.mark.parametrize("stdout", ["", "Traceback ...\nNameError: x\n", "[1, 2]\n"])
+def test_no_answer_is_one_line_naming_the_host_and_the_hint(stdout):
+    result = SimpleNamespace(stdout=stdout, stderr="python3: not found" if not stdout else "")
+    with pytest.raises(LabFailure) as err:
+        read_answer("srv1", result, "the lab agent", "was the host provisioned?")
+    message = str(err.value)
+    assert message.startswith("host srv1: the lab agent did not answer (")
+    assert message.endswith("; was the host provisioned?") and "\n" not in message

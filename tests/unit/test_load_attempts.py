@@ -24,6 +24,7 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import load_suite
 from webbench_lab.defaults import host_vars
+from webbench_lab.hosts.control import HostControl, read_answer
 
 AGENT = Path(__file__).resolve().parents[2] / "webbench_lab" / "agent" / "appctl.py"
 SIEGE_OUTPUT = Path(__file__).resolve().parents[1] / "fixtures" / "loadtools" / "siege-go-http-c200.txt"
@@ -48,10 +49,11 @@ summary()
 """
 
 
-class LocalControl:
-    """A HostControl on this machine: the real agent, under its own run root and marker."""
+class LocalControl(HostControl):
+    """A HostControl on this machine: the real agent, under its own run root and marker, reached
+    without SSH (its typed commands and the answer parsing are HostControl's own)."""
 
-    def __init__(self, name: str, root: Path, marker: str) -> None:
+    def __init__(self, name: str, root: Path, marker: str) -> None:  # no connection to open
         self.host = SimpleNamespace(name=name, bench_address="127.0.0.1", cpus="0", become=False)
         self.vars = host_vars({"apps_run_root": str(root), "apps_agent": str(AGENT)})
         self.env = {**os.environ, "WEBBENCH_RUN_ROOT": str(root), "WEBBENCH_MARKER": marker}
@@ -60,7 +62,7 @@ class LocalControl:
     def sh(self, command: str, **_kwargs):
         return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=self.env)
 
-    def agent(self, *args: str, payload: dict | None = None, timeout: float = 120) -> dict:
+    def agent(self, *args: str, payload=None, timeout: float = 120) -> dict:
         proc = subprocess.run(
             [sys.executable, str(AGENT), *args],
             input=json.dumps(payload) if payload is not None else "",
@@ -69,7 +71,7 @@ class LocalControl:
             timeout=timeout,
             env=self.env,
         )
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return read_answer(self.host.name, proc, "the lab agent")
 
 
 class FakeToolRunner(Runner):

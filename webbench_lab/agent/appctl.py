@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
 import os
 import signal
@@ -27,7 +26,106 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+# --- the contract: what the control machine sends and what each command answers ------------------
+# The control side imports these types (webbench_lab.agent.appctl); this file stays standard-library
+# only, because it is copied as it is to every host.
+
+
+class ProcessSpec(TypedDict):
+    argv: list[str]
+    env: NotRequired[dict[str, str]]
+    cwd: NotRequired[str]
+    out: NotRequired[str]  # run: the file that gets the process's output
+
+
+class LaunchSpec(TypedDict):
+    """`start`: a supervised group of processes, ready when its ports (and sockets) answer."""
+
+    name: str
+    ports: list[int]
+    processes: list[ProcessSpec]
+    wait: float
+    files: NotRequired[dict[str, str]]  # relative to the run directory -> text
+    writable: NotRequired[list[str]]
+    owner: NotRequired[str]
+    log: NotRequired[str]
+    address: NotRequired[str]
+    unix_sockets: NotRequired[list[str]]
+    ready_path: NotRequired[str]
+    ready_ports: NotRequired[list[int]]
+    meta: NotRequired[dict[str, Any]]
+
+
+class RunSpec(TypedDict):
+    """`run`: processes run at once to completion (the load), with SIGINT then SIGKILL."""
+
+    name: str
+    processes: list[ProcessSpec]
+    files: dict[str, str]
+    interrupt_after: float
+    kill_after: float
+    timeout: float
+
+
+class ProbeSpec(TypedDict):
+    urls: list[str]
+
+
+class StartAnswer(TypedDict):
+    ok: bool
+    pid: NotRequired[int]
+    ports: NotRequired[list[int]]
+    log: NotRequired[str]
+    error: NotRequired[str]
+    log_tail: NotRequired[list[str]]
+
+
+class StopAnswer(TypedDict):
+    ok: bool
+    killed: bool
+    left: list[int]
+    busy_ports: list[int]
+    error: NotRequired[str]
+
+
+class SystemStatus(TypedDict):
+    running: bool
+    pid: int | None
+    processes: list[int]
+    meta: dict[str, Any]  # what `start` was given as meta (the level), {} when not running
+
+
+class StatusAnswer(TypedDict):
+    ok: bool
+    systems: dict[str, SystemStatus]
+    listening: list[int]
+
+
+class ProbeAnswer(TypedDict):
+    ok: bool
+    answers: list[dict[str, Any]]
+
+
+class RunAnswer(TypedDict):
+    ok: bool
+    exit_codes: list[int]
+    interrupted: list[bool]
+    killed: list[bool]
+    ended: list[str]  # exited | interrupted | killed
+    seconds: float
+    error: NotRequired[str]
+
+
+class QuietAnswer(TypedDict):
+    ok: bool
+    quiet: bool
+    cpu_pct: float | None
+    waited_s: float
+
 
 RUN_ROOT = Path(os.environ.get("WEBBENCH_RUN_ROOT", "/var/lib/webbench/run"))
 # The marker's name can be changed for the control machine's own tests, so that they never touch
@@ -107,6 +205,8 @@ def _answers(port: int, host: str = "127.0.0.1") -> bool:
 
 def _http_ready(port: int, path: str) -> bool:
     """The application behind the port answers (a front end alone answering 502 is not enough)."""
+    import http.client  # here, not at the top: it imports ssl, which the control side must not yet
+
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
         conn.request("GET", path)
@@ -134,7 +234,7 @@ def _tail(path: Path, lines: int = 8) -> list[str]:
         return []
 
 
-def _supervise(spec: dict, log: Path) -> None:
+def _supervise(spec: LaunchSpec, log: Path) -> None:
     """Runs in the forked supervisor (its own session): start the processes, wait for them."""
     name = spec["name"]
     env_base = {
@@ -158,7 +258,7 @@ def _supervise(spec: dict, log: Path) -> None:
                 )
             )
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: object) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -174,7 +274,7 @@ def _supervise(spec: dict, log: Path) -> None:
                 continue
 
 
-def start(spec: dict) -> dict:
+def start(spec: LaunchSpec) -> StartAnswer:
     name = spec["name"]
     run_dir = _run_dir(name)
     pid_file = _pid_file(name)
@@ -241,7 +341,7 @@ def start(spec: dict) -> dict:
     return {"ok": False, "error": f"{name}: {why}", "log_tail": _tail(log), "log": str(log)}
 
 
-def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> dict:
+def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> StopAnswer:
     pid_file = _pid_file(name)
     ports_file = _run_dir(name) / "ports.json"
     ports = sorted(set(ports or []) | set(json.loads(ports_file.read_text()) if ports_file.is_file() else []))
@@ -282,24 +382,33 @@ def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> dict:
             break
         time.sleep(0.1)
     ok = not left and not busy
-    result = {"ok": ok, "killed": escalated, "left": left, "busy_ports": busy}
+    result: StopAnswer = {"ok": ok, "killed": escalated, "left": left, "busy_ports": busy}
     if not ok:
         result["error"] = f"{name}: processes {left} or ports {busy} remain after KILL"
     return result
 
 
-def status(names: list[str]) -> dict:
-    out = {}
+def status(names: list[str]) -> StatusAnswer:
+    out: dict[str, SystemStatus] = {}
     for name in names:
         pid_file = _pid_file(name)
         pid = int(pid_file.read_text()) if pid_file.is_file() else None
         running = bool(pid and _alive(pid))
-        out[name] = {"running": running, "pid": pid if running else None, "processes": _marked(name)}
+        meta_file = _run_dir(name) / "meta.json"
+        meta = json.loads(meta_file.read_text()) if running and meta_file.is_file() else {}
+        out[name] = {
+            "running": running,
+            "pid": pid if running else None,
+            "processes": _marked(name),
+            "meta": meta,
+        }
     return {"ok": True, "systems": out, "listening": sorted(listening_ports())}
 
 
-def probe(urls: list[str], timeout: float = 30.0) -> dict:
+def probe(urls: list[str], timeout: float = 30.0) -> ProbeAnswer:
     """GET each URL with a plain HTTP/1.1 client: status, headers, framing and exact body bytes."""
+    import http.client
+
     answers = []
     for url in urls:
         rest = url.split("://", 1)[1]
@@ -326,7 +435,7 @@ def probe(urls: list[str], timeout: float = 30.0) -> dict:
     return {"ok": True, "answers": answers}
 
 
-def run(spec: dict) -> dict:
+def run(spec: RunSpec) -> RunAnswer:
     """Run the spec's processes at once to completion (the load), each writing its own output
     file; marked like a system so that `stop <name>` ends them for sure from another session.
 
@@ -377,7 +486,8 @@ def run(spec: dict) -> dict:
         for i, (child, _) in enumerate(children):
             if child.poll() is not None:
                 continue
-            if now >= deadline or (sigint_at[i] is not None and now >= sigint_at[i] + kill_after):
+            asked = sigint_at[i]
+            if now >= deadline or (asked is not None and now >= asked + kill_after):
                 _kill_group(child.pid)
                 killed[i] = True
             elif sigint_at[i] is None and now >= interrupt_at:
@@ -411,7 +521,7 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def quiet(threshold: float, window: float, timeout: float) -> dict:
+def quiet(threshold: float, window: float, timeout: float) -> QuietAnswer:
     """Wait until this host's CPUs (those it may use) stay below `threshold` percent busy for
     `window` seconds, at most `timeout` seconds: a retried measurement starts from a quiet host."""
     hz = os.sysconf("SC_CLK_TCK")
@@ -520,7 +630,8 @@ def main(argv: list[str]) -> int:
     if command == "sampler":
         sampler(argv[2], argv[3])
         return 0
-    payload = json.loads(sys.stdin.read() or "{}") if command in ("start", "probe", "run") else {}
+    payload: Any = json.loads(sys.stdin.read() or "{}") if command in ("start", "probe", "run") else {}
+    result: Mapping[str, Any]
     if command == "start":
         result = start(payload)
     elif command == "stop":

@@ -39,7 +39,29 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
+
+
+class AuditSpec(TypedDict):
+    """What the control machine asks the collector to look at on one host (its contract: the
+    control side builds it in audit/collect.py's host_spec). None where the host has no such thing."""
+
+    app_user: str
+    run_as: list[str]
+    bench_address: str | None
+    packages: list[str]
+    sysctls: list[str]
+    venv: str | None
+    go: str | None
+    config_files: list[str]
+    config_dirs: list[str]
+    config_globs: list[str]
+    binary_globs: list[str]
+    go_sum_globs: list[str]
+    jail: str | None
+    tools: dict[str, bool]
+    siege_rc: str | None
+
 
 TIMEOUT = 10
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -611,7 +633,7 @@ def ssh_host_keys() -> dict[str, str | None]:
 # --- the whole audit ---------------------------------------------------------------------------------
 
 
-def collect(spec: dict[str, Any]) -> dict[str, Any]:
+def collect(spec: AuditSpec) -> dict[str, Any]:
     """Everything about this host the lab depends on, as one JSON-serialisable dict."""
     started = time.monotonic()
     errors: dict[str, str] = {}
@@ -667,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexError, ValueError) as exc:
         print(json.dumps({"error": f"usage: auditor.py '<spec JSON>' ({exc})"}, sort_keys=True))
         return 2
-    print(json.dumps(collect(spec), sort_keys=True))
+    print(json.dumps(collect(cast(AuditSpec, spec)), sort_keys=True))  # JSON from host_spec
     return 0
 
 

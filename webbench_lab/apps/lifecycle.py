@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from webbench_lab.agent.appctl import StopAnswer, SystemStatus
 from webbench_lab.apps import services, systems
 from webbench_lab.apps.builds import build_go
 from webbench_lab.apps.systems import HostPaths, System
@@ -81,21 +82,23 @@ class Lab:
             "WEBBENCH_REDIS_HOST": "127.0.0.1",
             "WEBBENCH_REDIS_PORT": str(self.server.vars["redis_port"]),
         }
-        spec = systems.launch_spec(system, level, self.paths, env)
-        spec["wait"] = self.server.vars["apps_start_timeout"]
-        spec["meta"] = {"level": level}
-        answer = self.server.agent("start", payload=spec, timeout=spec["wait"] + 60)
+        spec = systems.launch_spec(
+            system, level, self.paths, env, wait=self.server.vars["apps_start_timeout"]
+        )
+        answer = self.server.start(spec, timeout=spec["wait"] + 60)
         if not answer.get("ok"):
             error = answer.get("error", "failed to start")
             if "already" in error or "in use" in error:
                 raise UserError(f"system {system.name}: {error}; stop it first (`webbench-lab app stop`)")
             tail = "\n  ".join(answer.get("log_tail", []))
             raise LabFailure(f"system {system.name}: {error}; last lines of {answer.get('log')}:\n  {tail}")
-        return Running(system.name, level, answer["pid"], answer["ports"], answer["log"])
+        return Running(
+            system.name, level, answer.get("pid", 0), answer.get("ports", []), answer.get("log", "")
+        )
 
-    def stop(self, system: System) -> dict:
+    def stop(self, system: System) -> StopAnswer:
         """End the whole process group (TERM, then KILL) and confirm every port it used is free."""
-        answer = self.server.agent("stop", system.name)
+        answer = self.server.stop(system.name)
         if not answer.get("ok"):
             raise LabFailure(f"system {system.name}: {answer.get('error')}")
         return answer
@@ -103,10 +106,10 @@ class Lab:
     def stop_services(self) -> None:
         services.stop_services(self.server, self.backend)
 
-    def status(self) -> dict[str, dict]:
+    def status(self) -> dict[str, SystemStatus]:
         """appctl's view of every system on the server: running, pid, processes, level."""
         names = list(systems.all_systems())
-        return self.server.agent("status", *names, services.REDIS)["systems"]
+        return self.server.status(*names, services.REDIS)["systems"]
 
     def probe(self, system: System, level: int) -> list:
         """GET every endpoint from the generator, over the benchmark link, on every load port."""
@@ -114,5 +117,5 @@ class Lab:
 
         ports = system.load_ports(level)
         address = self.server.host.bench_address
-        answer = self.generator.agent("probe", payload={"urls": verify.urls(address, ports)}, timeout=180)
+        answer = self.generator.probe(verify.urls(address, ports))
         return verify.check_system(answer["answers"], ports)

@@ -4,6 +4,7 @@ Both run as the unprivileged app user under the appctl agent, like the systems t
 
 from __future__ import annotations
 
+from webbench_lab.agent.appctl import LaunchSpec, StartAnswer
 from webbench_lab.apps.builds import build_go
 from webbench_lab.apps.systems import run_as
 from webbench_lab.defaults import host_vars
@@ -32,11 +33,10 @@ def api_url(inventory: LabInventory) -> str:
 
 def ensure_redis(server: HostControl) -> None:
     v = server.vars
-    status = server.agent("status", REDIS)
-    if status["systems"][REDIS]["running"]:
+    if server.status(REDIS)["systems"][REDIS]["running"]:
         return
     run_dir = f"{v['apps_run_root']}/{REDIS}"
-    spec = {
+    spec: LaunchSpec = {
         "name": REDIS,
         # Provisioning rendered the config (role redis), with this run directory.
         "processes": [{"argv": [*run_as(server.vars["common_app_user"]), "redis-server", v["redis_config"]]}],
@@ -46,20 +46,20 @@ def ensure_redis(server: HostControl) -> None:
         "log": f"{run_dir}/redis.log",
         "wait": v["apps_start_timeout"],
     }
-    _started(server, server.agent("start", payload=spec))
+    _started(server, server.start(spec))
     seeds = "".join(f"SET cache:{i} {seed_value(i)}\n" for i in range(1, v["redis_seed_count"] + 1))
     server.sh(f"redis-cli -p {v['redis_port']} > /dev/null", stdin=seeds)
 
 
 def ensure_backend(hc: HostControl) -> None:
     v = hc.vars
-    if hc.agent("status", BACKEND)["systems"][BACKEND]["running"]:
+    if hc.status(BACKEND)["systems"][BACKEND]["running"]:
         return
     built = build_go(hc, BACKEND)
     if not built.ok:
         raise LabFailure(f"host {hc.host.name}: the upstream API does not build: {built.reason}")
     listen = f"{hc.host.bench_address}:{v['backend_port']}"
-    spec = {
+    spec: LaunchSpec = {
         "name": BACKEND,
         "processes": [
             {
@@ -80,15 +80,15 @@ def ensure_backend(hc: HostControl) -> None:
         "log": f"{v['apps_run_root']}/{BACKEND}/backend.log",
         "wait": v["apps_start_timeout"],
     }
-    _started(hc, hc.agent("start", payload=spec))
+    _started(hc, hc.start(spec))
 
 
-def _started(hc: HostControl, answer: dict) -> None:
+def _started(hc: HostControl, answer: StartAnswer) -> None:
     if not answer.get("ok"):
         tail = " | ".join(answer.get("log_tail", [])[-3:])
         raise LabFailure(f"host {hc.host.name}: {answer.get('error')}{' (' + tail + ')' if tail else ''}")
 
 
 def stop_services(server: HostControl, backend: HostControl) -> None:
-    server.agent("stop", REDIS, str(server.vars["redis_port"]))
-    backend.agent("stop", BACKEND, str(backend.vars["backend_port"]))
+    server.stop(REDIS, [server.vars["redis_port"]])
+    backend.stop(BACKEND, [backend.vars["backend_port"]])

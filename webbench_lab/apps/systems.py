@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec
 from webbench_lab.errors import UserError
 from webbench_lab.paths import REPO
 from webbench_lab.templating import environment
@@ -129,13 +130,16 @@ def run_as(user: str) -> list[str]:
     return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
 
 
-def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str]) -> dict[str, Any]:
-    """What appctl needs to start `system` at `level`: argv per process, files, ports."""
+def launch_spec(
+    system: System, level: int, paths: HostPaths, env: dict[str, str], wait: float = 30
+) -> LaunchSpec:
+    """What appctl needs to start `system` at `level`: argv per process, files, ports; it has
+    `wait` seconds to answer on every port."""
     run_dir = f"{paths.run_root}/{system.name}"
     context = {"level": level, "python": paths.python, "venv": paths.venv, "apps": paths.apps}
     env = {**env, "PYTHONPATH": f"{paths.apps}/python", "PYTHONUNBUFFERED": "1"}
     as_user = run_as(paths.user)
-    processes: list[dict[str, Any]] = []
+    processes: list[ProcessSpec] = []
 
     def command(port: int | None = None) -> list[str]:
         binary = f"/{system.name}" if system.chroot else f"{paths.build_root}/{system.name}/{system.name}"
@@ -200,6 +204,8 @@ def launch_spec(system: System, level: int, paths: HostPaths, env: dict[str, str
         "writable": ["", "nginx-temp"] if system.model.startswith("nginx") else [""],
         "owner": paths.user,
         "log": f"{run_dir}/app.log",
+        "wait": wait,
+        "meta": {"level": level},
     }
 
 

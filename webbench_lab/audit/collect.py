@@ -16,12 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from webbench_lab.agent.auditor import AuditSpec
 from webbench_lab.apps.systems import run_as
 from webbench_lab.audit.report import render_markdown
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.fsutil import new_dir, write_atomic
-from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.control import HostControl, read_answer
 from webbench_lab.hosts.inventory import LabHost, LabInventory
 from webbench_lab.paths import COLLECTOR, REPO
 
@@ -39,7 +40,7 @@ def default_root() -> Path:
     return REPO / "audits"
 
 
-def host_spec(host: LabHost) -> dict[str, Any]:
+def host_spec(host: LabHost) -> AuditSpec:
     """What the collector looks at on `host`: the lab's packages, files and tools for its groups."""
     v = host_vars(host.vars)
     server, generator = "server" in host.groups, "generator" in host.groups
@@ -72,7 +73,7 @@ def host_spec(host: LabHost) -> dict[str, Any]:
     }
 
 
-def collector_command(spec: dict[str, Any]) -> str:
+def collector_command(spec: AuditSpec) -> str:
     """python3 running the collector from its base64 text: nothing is copied to the host."""
     code = base64.b64encode(COLLECTOR.read_bytes()).decode()
     boot = (
@@ -86,12 +87,7 @@ def collector_command(spec: dict[str, Any]) -> str:
 def collect_host(hc: HostControl) -> dict[str, Any]:
     host = hc.host
     result = hc.sh(collector_command(host_spec(host)), timeout=300, check=False)
-    try:
-        data = json.loads(result.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        detail = tail or "no output"
-        raise LabFailure(f"host {host.name}: the audit collector did not answer ({detail})") from None
+    data = read_answer(host.name, result, "the audit collector")
     if "error" in data and len(data) == 1:
         raise LabFailure(f"host {host.name}: audit collector: {data['error']}")
     return {

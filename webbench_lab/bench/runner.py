@@ -13,10 +13,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fabric import ThreadingGroup
 
+from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec, RunAnswer, RunSpec
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.systems import System
 from webbench_lab.apps.systems import get as get_system
@@ -27,7 +28,7 @@ from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resour
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.control import HostControl, read_answer
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -225,14 +226,8 @@ class Runner:
     def _wait_quiet(self) -> dict[str, Any]:
         """Before a retry: wait until the server's CPUs are idle (a hung attempt may have left the
         system with a backlog); what was seen is recorded, a server that stays busy is not hidden."""
-        answer = self.lab.server.agent(
-            "quiet",
-            str(self.quiet_threshold),
-            str(self.quiet_window),
-            str(self.quiet_timeout),
-            timeout=self.quiet_timeout + 30,
-        )
-        return {k: answer.get(k) for k in ("quiet", "cpu_pct", "waited_s")}
+        answer = self.lab.server.quiet(self.quiet_threshold, self.quiet_window, self.quiet_timeout)
+        return {"quiet": answer["quiet"], "cpu_pct": answer["cpu_pct"], "waited_s": answer["waited_s"]}
 
     def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
         """Run the load from every generator at once. With an attempt number, every process's raw
@@ -243,10 +238,13 @@ class Runner:
         address = self.lab.server.host.bench_address
         n_gen = len(self.generators)
         run_id = uuid.uuid4().hex[:8]
-        specs, invocations = [], []
+        specs: list[RunSpec] = []
+        invocations: list[list[loadtools.Invocation]] = []
         for g_index, hc in enumerate(self.generators):
             workdir = _workdir(hc)
-            processes, files, mine = [], {}, []
+            processes: list[ProcessSpec] = []
+            files: dict[str, str] = {}
+            mine: list[loadtools.Invocation] = []
             for p_index, port in enumerate(ports):
                 # The connections are split among generators and among the N ports (Lab A).
                 parts = n_gen * len(ports)
@@ -306,7 +304,7 @@ class Runner:
             self._cpu_counts[hc.host.name] = _cpu_count(hc)
         return self._cpu_counts[hc.host.name]
 
-    def _run_everywhere(self, specs: list[dict], timeout: float) -> list[dict]:
+    def _run_everywhere(self, specs: list[RunSpec], timeout: float) -> list[RunAnswer]:
         """Every generator runs its part at the same moment: one fabric ThreadingGroup command."""
         agent = self.generators[0].vars["apps_agent"]
         # One command string for the whole group: each host reads its own spec from the same path.
@@ -321,14 +319,9 @@ class Runner:
             results = group.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except Exception as exc:  # a GroupException carries each host's failure
             raise LabFailure(f"load: {_group_error(exc)}") from None
-        answers = []
+        answers: list[RunAnswer] = []
         for hc in self.generators:
-            result = results[hc.conn]
-            try:
-                answer = json.loads(result.stdout.strip().splitlines()[-1])
-            except (IndexError, ValueError):
-                detail = result.stderr.strip()[-200:]
-                raise LabFailure(f"host {hc.host.name}: the load did not report ({detail})") from None
+            answer = cast(RunAnswer, read_answer(hc.host.name, results[hc.conn], "the load"))
             if not answer.get("ok"):
                 raise LabFailure(f"host {hc.host.name}: the load did not run: {answer.get('error')}")
             answers.append(answer)
@@ -341,20 +334,20 @@ class Runner:
             name = f"{SAMPLER}-{target}"
             out = f"{hc.vars['apps_run_root']}/{name}.jsonl"
             hc.sh(f"rm -f {out}")
-            spec = {
+            spec: LaunchSpec = {
                 "name": name,
                 "ports": [],
                 "wait": 5,
                 "processes": [{"argv": ["python3", hc.vars["apps_agent"], "sampler", target, out]}],
             }
-            hc.agent("start", payload=spec)
+            hc.start(spec)
             started.append((hc, name, out))
         return started
 
     def _stop_samplers(self, samplers, case_dir: Path, attempt: int) -> dict[str, list[dict]]:
         samples: dict[str, list[dict]] = {}
         for hc, name, out in samplers:
-            hc.agent("stop", name)
+            hc.stop(name)
             text = hc.sh(f"cat {out} 2>/dev/null || true").stdout
             role = "server" if hc is self.lab.server else f"generator:{hc.host.name}"
             samples[role] = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -374,10 +367,10 @@ class Runner:
         for hc in self.generators:
             for name in (LOAD, f"{SAMPLER}-{LOAD}"):
                 with contextlib.suppress(Exception):
-                    hc.agent("stop", name)
+                    hc.stop(name)
         for name in [*systems, *(f"{SAMPLER}-{s}" for s in systems)]:
             try:
-                self.lab.server.agent("stop", name)
+                self.lab.server.stop(name)
             except Exception as exc:  # keep going: stop as much as can be stopped
                 problems.append(f"{name}: {exc}")
         return problems

@@ -6,12 +6,22 @@ import io
 import json
 import shlex
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
+from webbench_lab.agent.appctl import (
+    LaunchSpec,
+    ProbeAnswer,
+    ProbeSpec,
+    QuietAnswer,
+    StartAnswer,
+    StatusAnswer,
+    StopAnswer,
+)
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.hosts.inventory import LabHost
@@ -61,8 +71,10 @@ class HostControl:
             raise LabFailure(f"host {self.host.name}: `{command[:80]}` failed (exit {result.exited}): {tail}")
         return result
 
-    def agent(self, *args: str, payload: dict[str, Any] | None = None, timeout: float = 120) -> dict:
-        """Call appctl; its answer is the last line of stdout, one JSON object."""
+    def agent(
+        self, *args: str, payload: Mapping[str, Any] | None = None, timeout: float = 120
+    ) -> dict[str, Any]:
+        """Call appctl (the command and its arguments); its answer, one JSON object."""
         command = f"python3 {self.vars['apps_agent']} {shlex.join(args)}"
         result = self.sh(
             command,
@@ -70,12 +82,41 @@ class HostControl:
             stdin=json.dumps(payload) if payload is not None else None,
             check=False,
         )
-        lines = result.stdout.strip().splitlines()
-        try:
-            return json.loads(lines[-1])
-        except (IndexError, ValueError):
-            detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-            raise LabFailure(
-                f"host {self.host.name}: the lab agent did not answer ({detail or 'no output'}); "
-                "was the host provisioned (`webbench-lab provision`)?"
-            ) from None
+        return read_answer(
+            self.host.name, result, "the lab agent", "was the host provisioned (`webbench-lab provision`)?"
+        )
+
+    # The agent's commands, typed by its contract (webbench_lab/agent/appctl.py).
+
+    def start(self, spec: LaunchSpec, timeout: float = 120) -> StartAnswer:
+        return cast(StartAnswer, self.agent("start", payload=spec, timeout=timeout))
+
+    def stop(self, name: str, ports: list[int] | None = None) -> StopAnswer:
+        extra = [",".join(map(str, ports))] if ports else []
+        return cast(StopAnswer, self.agent("stop", name, *extra))
+
+    def status(self, *names: str) -> StatusAnswer:
+        return cast(StatusAnswer, self.agent("status", *names))
+
+    def probe(self, urls: list[str], timeout: float = 180) -> ProbeAnswer:
+        spec: ProbeSpec = {"urls": urls}
+        return cast(ProbeAnswer, self.agent("probe", payload=spec, timeout=timeout))
+
+    def quiet(self, threshold: float, window: float, timeout: float) -> QuietAnswer:
+        answer = self.agent("quiet", str(threshold), str(window), str(timeout), timeout=timeout + 30)
+        return cast(QuietAnswer, answer)
+
+
+def read_answer(host: str, result: Any, what: str, hint: str = "") -> dict[str, Any]:
+    """What an agent (appctl, the audit collector) answered: the last line of its standard output,
+    one JSON object. The one place the control machine parses an agent's answer."""
+    lines = (result.stdout or "").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+        if not isinstance(answer, dict):
+            raise ValueError(answer)
+    except (IndexError, ValueError):
+        detail = " | ".join((result.stderr or result.stdout or "").strip().splitlines()[-3:])
+        tail = f"; {hint}" if hint else ""
+        raise LabFailure(f"host {host}: {what} did not answer ({detail or 'no output'}){tail}") from None
+    return answer
