@@ -22,7 +22,7 @@ help:
 	@echo "make audit | make audit-check [INVENTORY=path]    what the hosts are made of (audits/) | drift, exit 1 on drift"
 	@echo "make bench [SUITE=fastapi_gin_2025] [QUICK=1] [INVENTORY=path]  run a suite into results/"
 	@echo "make down | make status                          stop the local lab | show its hosts"
-	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff + ansible-lint | re-pin apps/python-stack.lock"
+	@echo "make test | make lint | make lock                 tests (e2e as root) | ruff, mypy, yamllint, ansible-lint | re-pin apps/python-stack.lock"
 
 # Install what the control machine lacks (as root, from Debian's packages). The Go command is only
 # needed to fetch the pinned toolchain module: Debian's golang-go is enough when none is installed.
@@ -85,6 +85,8 @@ test-unit: venv
 lint: venv
 	$(BIN)/ruff check webbench_lab tests
 	$(BIN)/ruff format --check webbench_lab tests
+	$(BIN)/mypy
+	$(BIN)/yamllint -s .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --nocolor playbooks roles
 
 lock: venv

@@ -74,11 +74,11 @@ def load_system(path: Path) -> System:
         if key not in data:
             raise UserError(f"{where}: field '{key}' is missing ({typ.__name__})")
     for key, value in data.items():
-        typ = REQUIRED.get(key) or OPTIONAL.get(key)
-        if typ is None:
+        expected = REQUIRED.get(key) or OPTIONAL.get(key)
+        if expected is None:
             raise UserError(f"{where}: unknown field '{key}'; known: {', '.join([*REQUIRED, *OPTIONAL])}")
-        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            raise UserError(f"{where}: field '{key}' must be {typ.__name__}, not {type(value).__name__}")
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise UserError(f"{where}: field '{key}' must be {expected.__name__}, not {type(value).__name__}")
     if data["model"] not in MODELS:
         raise UserError(f"{where}: model '{data['model']}' is not one of {', '.join(MODELS)}")
     if data["model"] == "nginx-proxy" and "backend_port" not in data:
@@ -220,11 +220,11 @@ def nginx_sites(v: dict[str, Any]) -> list[dict[str, Any]]:
     for system in all_systems().values():
         if not system.model.startswith("nginx"):
             continue
-        run_dir = f"{v.get('apps_run_root')}/{system.name}"
-        for level in v.get("nginx_fcgi_levels"):
+        run_dir = f"{v['apps_run_root']}/{system.name}"
+        for level in v["nginx_fcgi_levels"]:
             sites.append(
                 {
-                    "dest": nginx_site_path(v.get("nginx_fcgi_config_dir"), system.name, level),
+                    "dest": nginx_site_path(v["nginx_fcgi_config_dir"], system.name, level),
                     "run_dir": run_dir,
                     "listen_port": system.port,
                     "upstream_ports": system.process_ports(level) if system.model == "nginx-proxy" else [],

@@ -163,12 +163,15 @@ class CaseRecord:
         kwargs = {k: v for k, v in data.items() if k in own}
         kwargs["attempts"] = [AttemptRecord(**a) for a in data.get("attempts", [])]
         if "rate" in data:
-            kwargs["figures"] = Figures(**{f.name: data.get(f.name) for f in dataclasses.fields(Figures)})
+            kwargs["figures"] = Figures(**_pick(data, Figures))
         if "samples" in data:
-            kwargs["resources"] = Resources(
-                **{f.name: data.get(f.name) for f in dataclasses.fields(Resources)}
-            )
+            kwargs["resources"] = Resources(**_pick(data, Resources))
         return cls(**kwargs)
+
+
+def _pick(data: dict[str, Any], cls: type[Any]) -> dict[str, Any]:
+    """The fields of dataclass `cls` from a flat record (None where a field is absent)."""
+    return {f.name: data.get(f.name) for f in dataclasses.fields(cls)}
 
 
 def _round(v: float | None, digits: int = 3) -> float | None:

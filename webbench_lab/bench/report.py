@@ -54,8 +54,7 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
     out = []
     published = suite.published
     if suite.lab == "A":
-        scenario = suite.scenarios[0].name
-        pub = published.get(scenario, {})
+        pub = published.get(suite.scenarios[0].name, {})
         for level in suite.levels:
             by_system = {s: [r for r in rows if r.system == s and r.level == level] for s in suite.systems}
             base = _cell(by_system.get(BASELINE["A"], []))[1]
@@ -63,14 +62,14 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
             body = []
             for system in suite.systems:
                 note, rate, marks = _cell(by_system[system])
-                p = pub.get(system, {}).get(level)
+                published_rate = pub.get(system, {}).get(level)
                 body.append(
                     [
                         names[system].display,
                         note or _fmt(rate) + marks,
-                        _fmt(p),
+                        _fmt(published_rate),
                         _fmt(rate / base, 2) if rate and base else "-",
-                        _fmt(p / pub_base, 2) if p and pub_base else "-",
+                        _fmt(published_rate / pub_base, 2) if published_rate and pub_base else "-",
                     ]
                 )
             title = f"Lab A, level {level} (GOMAXPROCS={level}, {level} Python process(es)): transactions/s"

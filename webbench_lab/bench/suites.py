@@ -129,10 +129,10 @@ def load_suite(name_or_path: str) -> Suite:
         raise fail("warmup", "an int >= 0", data["warmup"])
     if not data["levels"] or not all(isinstance(x, int) and x > 0 for x in data["levels"]):
         raise fail("levels", "a non-empty list of positive ints", data["levels"])
-    known = systems_mod.all_systems()
+    known_systems = systems_mod.all_systems()
     for system in data["systems"]:
-        if system not in known:
-            raise fail("systems", f"a list of known systems ({', '.join(known)})", system)
+        if system not in known_systems:
+            raise fail("systems", f"a list of known systems ({', '.join(known_systems)})", system)
     scenarios = []
     for item in data["scenarios"]:
         if (

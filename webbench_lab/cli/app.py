@@ -97,18 +97,18 @@ def list_command(args: argparse.Namespace) -> int:
         status = lab.status()
     table = Table("system", "row", "lab", "model", "state", "level", "ports", "processes")
     for name, system in systems.all_systems().items():
-        st = status.get(name, {})
-        level = st.get("meta", {}).get("level")
+        st = status.get(name)
+        level = st["meta"].get("level") if st else None
         ports = ", ".join(map(str, system.load_ports(level))) if level else str(system.port)
         table.add_row(
             name,
             system.display,
             system.lab,
             system.model,
-            "running" if st.get("running") else "stopped",
+            "running" if st and st["running"] else "stopped",
             str(level or ""),
             ports,
-            str(len(st.get("processes", []))),
+            str(len(st["processes"]) if st else 0),
         )
     out.print(table)
     return 0

@@ -51,7 +51,7 @@ def build_inventory(inventory: LabInventory):
     from pyinfra.api import Inventory
 
     names = [(h.name, pyinfra_host_data(h)) for h in inventory.hosts.values()]
-    groups = {
+    groups: dict[str, tuple[list[str], dict[str, Any]]] = {
         group: ([h.name for h in inventory.group(group)], {})
         for group in ("generator", "server", "backend")
         if inventory.group(group)
@@ -177,10 +177,11 @@ class _OperationLog(BaseStateCallback):
     def name(self, host, op_hash: str) -> str:
         return self.names.get((host.name, op_hash), op_hash)
 
-    def host_connect_error(self, state, host, error) -> None:
+    # pyinfra declares its callbacks as static methods; these keep what they see on the instance.
+    def host_connect_error(self, state, host, error) -> None:  # type: ignore[override]
         self.errors.append(f"host {host.name}: {error}")
 
-    def operation_end(self, state, op_hash: str) -> None:
+    def operation_end(self, state, op_hash: str) -> None:  # type: ignore[override]  # as above
         """After every host ran the operation (its results are final only now)."""
         for host in state.inventory:
             op_data = state.ops.get(host, {}).get(op_hash)

@@ -99,7 +99,9 @@ def combine(results: list[LoadResult]) -> LoadResult:
     requests = sum(r.requests for r in results)
 
     def weighted(attr: str) -> float | None:
-        pairs = [(getattr(r, attr), r.requests) for r in results if getattr(r, attr) is not None]
+        pairs: list[tuple[float, int]] = [
+            (value, r.requests) for r in results if (value := getattr(r, attr)) is not None
+        ]
         if not pairs or not requests:
             return None
         return sum(v * n for v, n in pairs) / max(1, sum(n for _, n in pairs))
