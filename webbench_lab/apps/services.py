@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from webbench_lab.agent.appctl import LaunchSpec, StartAnswer
 from webbench_lab.apps.builds import build_go
-from webbench_lab.apps.systems import run_as
+from webbench_lab.apps.models import run_as
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.hosts.control import HostControl

@@ -6,20 +6,18 @@ level and the host's paths, into a launch spec for the appctl agent on the serve
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec
+from webbench_lab.agent.appctl import LaunchSpec
+from webbench_lab.apps.models import MODELS, NginxFronted, ProcessModel, Start, nginx_site_path
 from webbench_lab.errors import UserError
 from webbench_lab.paths import REPO
-from webbench_lab.templating import environment
 from webbench_lab.yamlfile import display, load_mapping
 
 APPS = REPO / "apps"
-MODELS = ("goroutines", "processes", "workers", "nginx-proxy", "nginx-fastcgi")
 REQUIRED = {"display": str, "language": str, "lab": str, "model": str, "port": int, "start": str}
 OPTIONAL = {"description": str, "build": str, "chroot": bool, "backend_port": int, "note": str}
 
@@ -40,20 +38,17 @@ class System:
     note: str = ""
     folder: Path = field(default=APPS, compare=False)
 
+    @property
+    def process_model(self) -> ProcessModel:
+        return MODELS[self.model]
+
     def process_ports(self, level: int) -> list[int]:
         """Ports of the application processes themselves."""
-        if self.model == "processes":
-            return [self.port + i for i in range(level)]
-        if self.model == "nginx-proxy":
-            assert self.backend_port is not None
-            return [self.backend_port + i for i in range(level)]
-        if self.model == "nginx-fastcgi":
-            return []
-        return [self.port]
+        return self.process_model.process_ports(self, level)
 
     def load_ports(self, level: int) -> list[int]:
         """Where the load goes: N ports for N stand-alone processes (as Lab A), else one."""
-        return self.process_ports(level) if self.model == "processes" else [self.port]
+        return self.process_model.load_ports(self, level)
 
     def all_ports(self, level: int) -> list[int]:
         return sorted(set(self.process_ports(level)) | set(self.load_ports(level)))
@@ -125,92 +120,29 @@ class HostPaths:
         return f"{self.venv}/bin/python"
 
 
-def run_as(user: str) -> list[str]:
-    """argv prefix that drops root for the unprivileged app user (no PAM, works without login)."""
-    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
-
-
 def launch_spec(
     system: System, level: int, paths: HostPaths, env: dict[str, str], wait: float = 30
 ) -> LaunchSpec:
     """What appctl needs to start `system` at `level`: argv per process, files, ports; it has
     `wait` seconds to answer on every port."""
-    run_dir = f"{paths.run_root}/{system.name}"
-    context = {"level": level, "python": paths.python, "venv": paths.venv, "apps": paths.apps}
     env = {**env, "PYTHONPATH": f"{paths.apps}/python", "PYTHONUNBUFFERED": "1"}
-    as_user = run_as(paths.user)
-    processes: list[ProcessSpec] = []
-
-    def command(port: int | None = None) -> list[str]:
-        binary = f"/{system.name}" if system.chroot else f"{paths.build_root}/{system.name}/{system.name}"
-        text = environment().from_string(system.start).render(**context, port=port, binary=binary)
-        return shlex.split(text)
-
-    if system.model == "goroutines":
-        argv = command(system.port)
-        if system.chroot:
-            jail = f"{paths.jail_root}/{system.name}"
-            # Numeric ids: the jail has no /etc/passwd to look the user up in.
-            argv = ["chroot", f"--userspec={paths.uid}:{paths.gid}", jail, *argv]
-        else:
-            argv = as_user + argv
-        processes.append({"argv": argv, "env": {**env, "GOMAXPROCS": str(level)}})
-    elif system.model == "workers":
-        processes.append({"argv": as_user + command(system.port), "env": env})
-    elif system.model in ("processes", "nginx-proxy"):
-        for port in system.process_ports(level):
-            processes.append({"argv": as_user + command(port), "env": env})
-    if system.model == "nginx-fastcgi":
-        socket = f"{run_dir}/fcgi.sock"
-        spawn = [
-            "spawn-fcgi",
-            "-s",
-            socket,
-            "-M",
-            "0600",
-            "-F",
-            str(level),
-            "-P",
-            f"{run_dir}/spawn-fcgi.pid",
-            "--",
-        ]
-        processes.append({"argv": as_user + spawn + command(), "env": env})
-    if system.model.startswith("nginx"):
-        if level not in paths.nginx_levels:
-            levels = ", ".join(map(str, paths.nginx_levels))
-            raise UserError(
-                f"system {system.name}: level {level} has no provisioned nginx site (levels {levels}); "
-                "add it to nginx_fcgi_levels in the inventory and run `webbench-lab provision`"
-            )
-        nginx = [
-            "nginx",
-            "-p",
-            f"{run_dir}/",
-            "-e",
-            f"{run_dir}/nginx-error.log",
-            "-c",
-            nginx_site_path(paths.nginx_dir, system.name, level),
-        ]
-        processes.append({"argv": as_user + nginx, "env": env})
+    start = Start(system, level, paths, env)
+    model = system.process_model
     return {
         "name": system.name,
-        "processes": processes,
+        "processes": model.processes(start),
         "ports": system.all_ports(level),
-        "unix_sockets": [f"{run_dir}/fcgi.sock"] if system.model == "nginx-fastcgi" else [],
+        "unix_sockets": model.unix_sockets(start.run_dir),
         # Ready when every load port answers an HTTP request, not only accepts a connection.
         "ready_path": "/ping",
         "ready_ports": system.load_ports(level),
         "files": {},
-        "writable": ["", "nginx-temp"] if system.model.startswith("nginx") else [""],
+        "writable": model.writable(),
         "owner": paths.user,
-        "log": f"{run_dir}/app.log",
+        "log": f"{start.run_dir}/app.log",
         "wait": wait,
         "meta": {"level": level},
     }
-
-
-def nginx_site_path(config_dir: str, name: str, level: int) -> str:
-    return f"{config_dir}/{name}-L{level}.conf"
 
 
 def nginx_sites(v: dict[str, Any]) -> list[dict[str, Any]]:
@@ -218,7 +150,8 @@ def nginx_sites(v: dict[str, Any]) -> list[dict[str, Any]]:
     render it from templates/server/nginx.conf.j2: its path and the template's variables."""
     sites = []
     for system in all_systems().values():
-        if not system.model.startswith("nginx"):
+        model = system.process_model
+        if not isinstance(model, NginxFronted):
             continue
         run_dir = f"{v['apps_run_root']}/{system.name}"
         for level in v["nginx_fcgi_levels"]:
@@ -227,8 +160,7 @@ def nginx_sites(v: dict[str, Any]) -> list[dict[str, Any]]:
                     "dest": nginx_site_path(v["nginx_fcgi_config_dir"], system.name, level),
                     "run_dir": run_dir,
                     "listen_port": system.port,
-                    "upstream_ports": system.process_ports(level) if system.model == "nginx-proxy" else [],
-                    "fastcgi_socket": f"{run_dir}/fcgi.sock" if system.model == "nginx-fastcgi" else None,
+                    **model.site(system, level, run_dir),
                 }
             )
     return sites

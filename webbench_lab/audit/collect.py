@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from webbench_lab.agent.auditor import AuditSpec
-from webbench_lab.apps.systems import run_as
+from webbench_lab.apps.models import run_as
 from webbench_lab.audit.report import render_markdown
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure

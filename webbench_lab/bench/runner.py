@@ -111,9 +111,7 @@ class Runner:
 
     def _start_and_verify(self, system: System, level: int) -> tuple[str, list[str]]:
         """'' when the system runs and answers right, else the reason its cases fail."""
-        logs = [f"{self.lab.paths.run_root}/{system.name}/app.log"]
-        if system.model.startswith("nginx"):
-            logs.append(f"{self.lab.paths.run_root}/{system.name}/nginx-error.log")
+        logs = system.process_model.log_files(f"{self.lab.paths.run_root}/{system.name}")
         try:
             self.lab.start(system, level)
         except (UserError, LabFailure) as exc:
