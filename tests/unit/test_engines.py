@@ -56,12 +56,12 @@ def test_defaults_merge_refuses_a_variable_defined_by_two_roles(tmp_path, monkey
         (tmp_path / role / "defaults").mkdir(parents=True)
         (tmp_path / role / "defaults" / "main.yml").write_text("shared_port: 1\n")
     monkeypatch.setattr(defaults, "ROLES", tmp_path)
-    defaults.shared_defaults.cache_clear()
+    defaults.raw_defaults.cache_clear()
     try:
         with pytest.raises(UserError, match="'shared_port' is already defined by role one"):
             defaults.shared_defaults()
     finally:
-        defaults.shared_defaults.cache_clear()
+        defaults.raw_defaults.cache_clear()
 
 
 def test_inventory_vars_override_role_defaults(write_inventory, ssh_files):

@@ -35,7 +35,7 @@ def ensure_redis(server: HostControl) -> None:
     v = server.vars
     if server.status(REDIS)["systems"][REDIS]["running"]:
         return
-    run_dir = f"{v['apps_run_root']}/{REDIS}"
+    run_dir = v["redis_run_dir"]
     spec: LaunchSpec = {
         "name": REDIS,
         # Provisioning rendered the config (role redis), with this run directory.

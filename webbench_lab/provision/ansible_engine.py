@@ -20,6 +20,7 @@ from webbench_lab.hosts.inventory import LabInventory
 from webbench_lab.hosts.ssh import CONNECT_TIMEOUT
 from webbench_lab.paths import AGENT, PLAYBOOKS, ROLES, state_dir
 from webbench_lab.provision.deploys.backend import build_plan
+from webbench_lab.provision.deploys.chroot_jail import allowed_entries
 from webbench_lab.provision.deploys.site import Artifacts
 from webbench_lab.provision.prepare import preflight, prepare
 from webbench_lab.provision.result import HostResult, ProvisionResult, print_summary
@@ -64,7 +65,7 @@ def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
         "python_stack_wheels": {"tarball": str(bundle.wheels.tarball), "digest": bundle.wheels.digest},
         "python_stack_pins": python_pins(),
         "nginx_fcgi_sites": bundle.nginx_sites,
-        "chroot_jail_systems": bundle.jailed,
+        "chroot_jail_allowed": allowed_entries(bundle.jailed),
     }
     for name in bundle.backend_hosts:
         plan = build_plan(host_vars(inventory.hosts[name].vars), bundle.sources.digest)

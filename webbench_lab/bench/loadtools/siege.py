@@ -23,12 +23,8 @@ class Siege(LoadTool):
 
     def invocation(self, spec: LoadSpec) -> Invocation:
         rc = f"{spec.prefix}.siegerc"
-        text = render(
-            "generator/siegerc.j2",
-            concurrency=spec.concurrency,
-            benchmark=spec.settings["loadgen_siege_benchmark"],
-            limit=max(spec.settings["loadgen_siege_limit"], spec.concurrency),
-        )
+        # The same template provisioning renders, for this process's share of the users.
+        text = render("generator/siegerc.j2", **{**spec.settings, "concurrency": spec.concurrency})
         return Invocation(argv=self.argv(spec, f"{spec.workdir}/{rc}"), files={rc: text})
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
@@ -13,11 +14,13 @@ from webbench_lab.provision.artifacts import Bundle
 from webbench_lab.templating import render
 
 
-def put_template(template: str, dest: str, mode: str = "644", **context):
-    """files.put of the rendered text: pyinfra compares checksums, so an unchanged file is a no-op."""
+def put_template(template: str, dest: str, mode: str = "644", **extra: Any):
+    """files.put of the template rendered with the host's variables (as Ansible's template module
+    sees them) and `extra` (a loop's item): pyinfra compares checksums, so an unchanged file is a
+    no-op."""
     return files.put(
         name=f"Render {dest}",
-        src=io.StringIO(render(template, **context)),
+        src=io.StringIO(render(template, **{**host.data.dict(), **extra})),
         dest=dest,
         user="root",
         group="root",
@@ -46,14 +49,8 @@ def unpack_bundle(label: str, bundle: Bundle, parent: str, link: str | None = No
     if not host.get_fact(Directory, path=target):
         upload = f"{parent}/.{bundle.tarball.name}"
         files.put(name=f"Upload {label}", src=str(bundle.tarball), dest=upload, mode="600")
-        server.shell(
-            name=f"Unpack {label} into {target}",
-            commands=[
-                f"rm -rf {target}.partial && mkdir -p {target}.partial",
-                f"tar -xf {upload} -C {target}.partial && chmod -R a+rX {target}.partial",
-                f"mv {target}.partial {target} && rm -f {upload}",
-            ],
-        )
+        script = render("host/unpack.sh.j2", common_bundle_target=target, common_bundle_upload=upload)
+        server.shell(name=f"Unpack {label} into {target}", commands=[script])
     if link:
         files.link(name=f"{link} -> {label} {bundle.digest}", path=link, target=target)
     return target

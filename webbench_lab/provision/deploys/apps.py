@@ -17,7 +17,7 @@ def apps(sources: Bundle, goproxy: Bundle) -> None:
     unpack_bundle("apps sources", sources, f"{root}/releases", f"{root}/current")
     goproxy_url = host.data.get("go_toolchain_goproxy")
     unpack_bundle(
-        "Go modules", goproxy, "/opt/webbench/goproxy-releases", goproxy_url.removeprefix("file://")
+        "Go modules", goproxy, host.data.get("apps_goproxy_releases"), goproxy_url.removeprefix("file://")
     )
     agent = host.data.get("apps_agent")
     files.directory(name="Directory for the agent", path=agent.rsplit("/", 1)[0], mode="755")

@@ -22,12 +22,14 @@ def chroot_jail(jailed: list[str]) -> None:
     found = (
         host.get_fact(Command, f"find {shlex.quote(jail)} -mindepth 1 2>/dev/null || true") or ""
     ).splitlines()
-    extra = sorted(set(found) - allowed_entries(jail, jailed))
+    extra = sorted(set(found) - {f"{jail}/{entry}" for entry in allowed_entries(jailed)})
     if extra:
         server.shell(
             name=f"Remove what does not belong in {jail}", commands=[f"rm -rf -- {shlex.join(extra)}"]
         )
 
 
-def allowed_entries(jail: str, jailed: list[str]) -> set[str]:
-    return {p for name in jailed for p in (f"{jail}/{name}", f"{jail}/{name}/{name}")}
+def allowed_entries(jailed: list[str]) -> list[str]:
+    """What may be in the jail, relative to it: each jailed system's folder and binary (the one
+    rule; the Ansible role gets this list as chroot_jail_allowed)."""
+    return sorted(p for name in jailed for p in (name, f"{name}/{name}"))

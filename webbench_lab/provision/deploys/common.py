@@ -13,19 +13,11 @@ from webbench_lab.provision.deploys._ops import install_packages, put_template, 
 def common() -> None:
     proxy = host.data.get("common_apt_proxy")
     if proxy:
-        put_template(
-            "host/apt-proxy.conf.j2",
-            "/etc/apt/apt.conf.d/01webbench-lab-proxy",
-            common_apt_proxy=proxy,
-        )
+        put_template("host/apt-proxy.conf.j2", host.data.get("common_apt_proxy_file"))
     else:
-        files.file(
-            name="No lab apt proxy",
-            path="/etc/apt/apt.conf.d/01webbench-lab-proxy",
-            present=False,
-        )
+        files.file(name="No lab apt proxy", path=host.data.get("common_apt_proxy_file"), present=False)
     if host.data.get("common_block_service_autostart"):
-        put_template("host/policy-rc.d.j2", "/usr/sbin/policy-rc.d", mode="755")
+        put_template("host/policy-rc.d.j2", host.data.get("common_policy_rc"), mode="755")
     install_packages("Base packages", host.data.get("common_packages"))
     name = host.data.get("common_app_user")
     server.user(

@@ -37,11 +37,7 @@ def go_toolchain(toolchain: GoToolchain) -> None:
                 f"mv '{root}/.unpack/{prefix}' {goroot} && rm -rf {root}/.unpack {upload}",
             ],
         )
-    put_template(
-        "server/go.env.j2",
-        f"{goroot}/go.env",
-        go_toolchain_goproxy=host.data.get("go_toolchain_goproxy"),
-    )
+    put_template("server/go.env.j2", f"{goroot}/go.env")
     for tool in ("go", "gofmt"):
         files.link(
             name=f"/usr/local/bin/{tool} -> go{toolchain.version}",

@@ -4,7 +4,6 @@ module, and the lab's siege settings."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -16,18 +15,9 @@ from webbench_lab.provision.deploys._ops import install_packages, put_template
 @deploy("Load generators")
 def loadgen(k6: Path) -> None:
     install_packages("siege and wrk", host.data.get("loadgen_packages"))
-    target = f"{host.data.get('apps_build_root')}/k6/k6"
+    target, link = host.data.get("loadgen_k6_path"), host.data.get("loadgen_k6_link")
     files.directory(name="Directory for k6", path=target.rsplit("/", 1)[0], mode="755")
     files.put(name="k6 (built from go.k6.io/k6, pinned in apps/k6)", src=str(k6), dest=target, mode="755")
-    files.link(name="/usr/local/bin/k6 -> the lab's k6 build", path="/usr/local/bin/k6", target=target)
-    put_template("generator/siegerc.j2", host.data.get("loadgen_siegerc"), **siegerc_vars(host.data))
-
-
-def siegerc_vars(v: Any) -> dict[str, Any]:
-    """The lab's default siegerc (Lab A's 200 users); a run renders its own for each share (`v`:
-    the host's pyinfra data)."""
-    return {
-        "concurrency": v.get("loadgen_siege_concurrency"),
-        "benchmark": v.get("loadgen_siege_benchmark"),
-        "limit": v.get("loadgen_siege_limit"),
-    }
+    files.link(name=f"{link} -> the lab's k6 build", path=link, target=target)
+    # Lab A's 200 users; a run renders its own for each share of them.
+    put_template("generator/siegerc.j2", host.data.get("loadgen_siegerc"))
