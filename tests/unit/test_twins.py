@@ -62,13 +62,6 @@ def _cases() -> list[Any]:
     return cases
 
 
-def test_every_role_template_is_a_project_template():
-    """Each role's templates/ holds links into templates/, so there is one text of each file."""
-    for role, task in template_tasks():
-        source = ROLES / role / "templates" / task["ansible.builtin.template"]["src"]
-        assert source.is_symlink() and "templates" in source.resolve().parts
-
-
 @pytest.mark.parametrize(("role", "task", "item"), _cases())
 def test_both_engines_render_the_same_bytes(role, task, item):
     source = ROLES / role / "templates" / task["ansible.builtin.template"]["src"]
