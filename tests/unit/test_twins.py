@@ -118,3 +118,31 @@ def test_the_unpack_script_is_one_text_for_both_engines():
     ours = render("host/unpack.sh.j2", **variables)
     assert ours == ansible_render(link, variables)
     assert "mv /opt/x/abc.partial /opt/x/abc && rm -f /opt/x/.b.tar" in ours
+
+
+def test_which_host_gets_which_role_is_written_once():
+    """site.yml runs each role where lab_roles (provision/roles.py) names it, in ORDER; the pyinfra
+    site() has one deploy per role; the audit checks the packages of the same roles."""
+    import ast
+    import inspect
+
+    from webbench_lab.provision import roles
+    from webbench_lab.provision.deploys import site
+
+    play = yaml.safe_load((ROLES.parent / "playbooks" / "site.yml").read_text())[0]
+    assert [r["role"] for r in play["roles"]] == list(roles.ORDER)
+    for entry in play["roles"]:
+        assert entry["when"] == f"'{entry['role']}' in lab_roles[inventory_hostname]"
+    tree = ast.parse(inspect.getsource(site.site))
+    (table,) = [n for n in ast.walk(tree) if isinstance(n, ast.Dict)]
+    assert [k.value for k in table.keys if isinstance(k, ast.Constant)] == list(roles.ORDER)
+    assert sorted(p.name for p in ROLES.iterdir() if (p / "tasks").is_dir()) == sorted(roles.ORDER)
+    assert roles.roles_of(["generator"], runs_backend=True) == [
+        "common",
+        "go_toolchain",
+        "apps",
+        "backend",
+        "loadgen",
+    ]
+    assert roles.roles_of(["server"])[-4:] == ["python_stack", "nginx_fcgi", "redis", "chroot_jail"]
+    assert roles.roles_of(["nope"]) == ["common", "go_toolchain", "apps"]

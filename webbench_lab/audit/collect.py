@@ -25,6 +25,7 @@ from webbench_lab.fsutil import new_dir, write_atomic
 from webbench_lab.hosts.control import HostControl, read_answer
 from webbench_lab.hosts.inventory import LabHost, LabInventory
 from webbench_lab.paths import COLLECTOR, REPO
+from webbench_lab.provision.roles import roles_of
 
 SYSCTLS = [
     "net.core.somaxconn",
@@ -44,11 +45,7 @@ def host_spec(host: LabHost) -> AuditSpec:
     """What the collector looks at on `host`: the lab's packages, files and tools for its groups."""
     v = host_vars(host.vars)
     server, generator = "server" in host.groups, "generator" in host.groups
-    packages = list(v["common_packages"])
-    if generator:
-        packages += v["loadgen_packages"]
-    if server:
-        packages += [*v["python_stack_packages"], *v["nginx_fcgi_packages"], *v["redis_packages"]]
+    packages = [p for role in roles_of(host.groups) for p in v.get(f"{role}_packages", [])]
     goroot = f"{v['go_toolchain_root']}/{v['go_toolchain_version']}"
     return {
         "app_user": v["common_app_user"],

@@ -59,7 +59,7 @@ def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
         "apps_sources": {"tarball": str(bundle.sources.tarball), "digest": bundle.sources.digest},
         "apps_goproxy": {"tarball": str(bundle.goproxy.tarball), "digest": bundle.goproxy.digest},
         "apps_agent_source": str(AGENT),
-        "backend_hosts": bundle.backend_hosts,
+        "lab_roles": bundle.roles,
         "backend_build": {},
         "loadgen_k6": str(bundle.k6),
         "python_stack_wheels": {"tarball": str(bundle.wheels.tarball), "digest": bundle.wheels.digest},

@@ -11,6 +11,7 @@ from webbench_lab.hosts.inventory import LabInventory
 from webbench_lab.hosts.ssh import CONNECT_TIMEOUT, check
 from webbench_lab.provision import artifacts
 from webbench_lab.provision.deploys.site import Artifacts
+from webbench_lab.provision.roles import roles_of
 from webbench_lab.ui import step
 
 
@@ -42,6 +43,7 @@ def prepare(inventory: LabInventory) -> Artifacts:
         backend_hosts=[h.name for h in backend_hosts],
         jailed=sorted(s.name for s in systems.all_systems().values() if s.chroot),
         nginx_sites={h.name: systems.nginx_sites(host_vars(h.vars)) for h in inventory.group("server")},
+        roles={h.name: roles_of(h.groups, h in backend_hosts) for h in inventory.hosts.values()},
     )
     step(
         f"artifacts ready: go{toolchain.version}, wheelhouse {wheels.digest}, "

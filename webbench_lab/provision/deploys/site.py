@@ -3,6 +3,7 @@ deploy per role, in the same order)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,19 +35,21 @@ class Artifacts:
     backend_hosts: list[str]  # the `backend` group, else the generators
     jailed: list[str]  # the systems that run in the chroot jail
     nginx_sites: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per server host
+    roles: dict[str, list[str]] = field(default_factory=dict)  # per host, in order (provision/roles.py)
 
 
 def site(artifacts: Artifacts) -> None:
-    common()
-    # Go on every host: the server builds the Go systems, the generator the upstream API.
-    go_toolchain(artifacts.toolchain)
-    apps(artifacts.sources, artifacts.goproxy)
-    if host.name in artifacts.backend_hosts:
-        backend(artifacts.sources)
-    if "generator" in host.groups:
-        loadgen(artifacts.k6)
-    if "server" in host.groups:
-        python_stack(artifacts.wheels)
-        nginx_fcgi(artifacts.nginx_sites.get(host.name, []))
-        redis()
-        chroot_jail(artifacts.jailed)
+    """This host's roles (provision/roles.py), each as its deploy, in the roles' order."""
+    deploys: dict[str, Callable[[], object]] = {
+        "common": lambda: common(),
+        "go_toolchain": lambda: go_toolchain(artifacts.toolchain),
+        "apps": lambda: apps(artifacts.sources, artifacts.goproxy),
+        "backend": lambda: backend(artifacts.sources),
+        "loadgen": lambda: loadgen(artifacts.k6),
+        "python_stack": lambda: python_stack(artifacts.wheels),
+        "nginx_fcgi": lambda: nginx_fcgi(artifacts.nginx_sites.get(host.name, [])),
+        "redis": lambda: redis(),
+        "chroot_jail": lambda: chroot_jail(artifacts.jailed),
+    }
+    for role in artifacts.roles[host.name]:
+        deploys[role]()
