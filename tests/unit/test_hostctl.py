@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from types import SimpleNamespace
 
 import paramiko
 import pytest
 
+from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.errors import LabFailure
-from webbench_lab.hosts.control import HostControl, read_answer
+from webbench_lab.hosts.control import HostControl, as_root, read_answer, with_stdin
 from webbench_lab.hosts.inventory import load_inventory
 
 
@@ -42,3 +44,20 @@ def test_no_answer_is_one_line_naming_the_host_and_the_hint(stdout):
     message = str(err.value)
     assert message.startswith("host srv1: the lab agent did not answer (")
     assert message.endswith("; was the host provisioned?") and "\n" not in message
+
+
+def test_commands_run_as_root_with_their_input_from_a_file(tmp_path):
+    assert as_root("id -u", become=False) == "sh -c 'id -u'"
+    assert as_root("id -u", become=True) == "sudo -n sh -c 'id -u'"
+    uploaded = tmp_path / "input"  # the uploaded file is removed after the command read it
+    uploaded.write_text("lab\n")
+    proc = subprocess.run(["sh", "-c", as_root(with_stdin("tr a-z A-Z", str(uploaded)), False)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (0, "LAB\n") and not uploaded.exists()
+    uploaded.write_text("")
+    failing = subprocess.run(["sh", "-c", as_root(with_stdin("false", str(uploaded)), False)])
+    assert failing.returncode == 1 and not uploaded.exists()  # the command's exit code is kept
+
+
+def test_cpu_lists_as_the_kernel_writes_them():
+    assert cpu_list("0-1,3\n") == {0, 1, 3} and cpu_list("2") == {2}

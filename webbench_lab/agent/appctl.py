@@ -128,6 +128,7 @@ class QuietAnswer(TypedDict):
 
 
 RUN_ROOT = Path(os.environ.get("WEBBENCH_RUN_ROOT", "/var/lib/webbench/run"))
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what every process it starts gets
 # The marker's name can be changed for the control machine's own tests, so that they never touch
 # a lab's processes on the same machine.
 MARKER = os.environ.get("WEBBENCH_MARKER", "WEBBENCH_APP")
@@ -238,7 +239,7 @@ def _supervise(spec: LaunchSpec, log: Path) -> None:
     """Runs in the forked supervisor (its own session): start the processes, wait for them."""
     name = spec["name"]
     env_base = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": PATH,
         "LANG": "C.UTF-8",
         MARKER: name,
     }
@@ -448,7 +449,7 @@ def run(spec: RunSpec) -> RunAnswer:
     run_dir = _run_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     env_base = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": PATH,
         "LANG": "C.UTF-8",
         "HOME": str(run_dir),
         MARKER: name,
@@ -559,14 +560,19 @@ def _cpu_ticks(cpus: set[int]) -> int:
     return busy
 
 
+def cpu_list(text: str) -> set[int]:
+    """A kernel CPU list ("0-1,3") as a set (the control side parses the inventory's with it too)."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
 def _allowed_cpus() -> set[int]:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("Cpus_allowed_list:"):
-            cpus: set[int] = set()
-            for part in line.split(":", 1)[1].strip().split(","):
-                lo, _, hi = part.partition("-")
-                cpus.update(range(int(lo), int(hi or lo) + 1))
-            return cpus
+            return cpu_list(line.split(":", 1)[1])
     return set(range(os.cpu_count() or 1))
 
 

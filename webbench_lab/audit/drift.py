@@ -19,8 +19,7 @@ from webbench_lab.audit import collect
 from webbench_lab.audit.diff import Drift, compare
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.inventory import LabInventory
-
-ENGINES = ("ansible", "pyinfra")
+from webbench_lab.provision import ENGINES
 
 
 def engine_check(engine: str, inventory: LabInventory) -> list[Drift]:
@@ -46,7 +45,7 @@ def engine_check(engine: str, inventory: LabInventory) -> list[Drift]:
 def check(inventory: LabInventory, audit_roots: list[Path]) -> tuple[list[Drift], str]:
     """Every drift from the three views, and a line that says what the audit was compared with."""
     with ThreadPoolExecutor(max_workers=len(ENGINES) + 1) as pool:
-        engines = [pool.submit(engine_check, engine, inventory) for engine in ENGINES]
+        engines = [pool.submit(engine_check, engine, inventory) for engine in sorted(ENGINES)]
         now = pool.submit(collect.collect, inventory)
         drifts = [d for future in engines for d in future.result()]
         current = now.result()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shlex
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any, cast
 
 from fabric import ThreadingGroup
 
-from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec, RunAnswer, RunSpec
+from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec, RunAnswer, RunSpec, cpu_list
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.systems import System
 from webbench_lab.apps.systems import get as get_system
@@ -28,7 +27,7 @@ from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resour
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.hosts.control import HostControl, read_answer
+from webbench_lab.hosts.control import HostControl, as_root, read_answer, with_stdin
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -304,14 +303,14 @@ class Runner:
 
     def _run_everywhere(self, specs: list[RunSpec], timeout: float) -> list[RunAnswer]:
         """Every generator runs its part at the same moment: one fabric ThreadingGroup command."""
-        agent = self.generators[0].vars["apps_agent"]
         # One command string for the whole group: each host reads its own spec from the same path.
         path = f"/tmp/.webbench-load-{uuid.uuid4().hex}.json"
         for hc, spec in zip(self.generators, specs, strict=True):
             hc.conn.put(io.BytesIO(json.dumps(spec).encode()), path)
-        command = f"python3 {agent} run < {path}; rc=$?; rm -f {path}; exit $rc"
-        if any(hc.host.become for hc in self.generators):
-            command = f"sudo -n sh -c {shlex.quote(command)}"
+        first = self.generators[0]
+        command = as_root(
+            with_stdin(first.agent_command("run"), path), any(hc.host.become for hc in self.generators)
+        )
         group = ThreadingGroup.from_connections([hc.conn for hc in self.generators])
         try:
             results = group.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
@@ -336,7 +335,7 @@ class Runner:
                 "name": name,
                 "ports": [],
                 "wait": 5,
-                "processes": [{"argv": ["python3", hc.vars["apps_agent"], "sampler", target, out]}],
+                "processes": [{"argv": hc.agent_argv("sampler", target, out)}],
             }
             hc.start(spec)
             started.append((hc, name, out))
@@ -385,13 +384,8 @@ def _workdir(hc: HostControl) -> str:
 
 
 def _cpu_count(hc: HostControl) -> int:
-    cpus = hc.host.cpus
-    if cpus:
-        count = 0
-        for part in str(cpus).split(","):
-            lo, _, hi = part.partition("-")
-            count += int(hi or lo) - int(lo) + 1
-        return count
+    if hc.host.cpus:
+        return len(cpu_list(str(hc.host.cpus)))
     return int(hc.sh("nproc").stdout.strip() or 1)
 
 

@@ -55,10 +55,8 @@ class HostControl:
             if stdin is not None:
                 path = f"/tmp/.webbench-lab-{uuid.uuid4().hex}"
                 self.conn.put(io.BytesIO(stdin.encode()), path)
-                command = f"{command} < {path}; rc=$?; rm -f {path}; exit $rc"
-            wrapped = f"sh -c {shlex.quote(command)}"
-            if self.host.become:
-                wrapped = "sudo -n " + wrapped
+                command = with_stdin(command, path)
+            wrapped = as_root(command, self.host.become)
             result = self.conn.run(wrapped, hide=True, warn=True, timeout=timeout, in_stream=False)
         except CommandTimedOut:
             raise LabFailure(f"host {self.host.name}: `{command[:80]}` timed out after {timeout} s") from None
@@ -75,7 +73,7 @@ class HostControl:
         self, *args: str, payload: Mapping[str, Any] | None = None, timeout: float = 120
     ) -> dict[str, Any]:
         """Call appctl (the command and its arguments); its answer, one JSON object."""
-        command = f"python3 {self.vars['apps_agent']} {shlex.join(args)}"
+        command = self.agent_command(*args)
         result = self.sh(
             command,
             timeout=timeout,
@@ -85,6 +83,13 @@ class HostControl:
         return read_answer(
             self.host.name, result, "the lab agent", "was the host provisioned (`webbench-lab provision`)?"
         )
+
+    def agent_argv(self, *args: str) -> list[str]:
+        """The agent's command line on this host (provisioning put it at apps_agent)."""
+        return ["python3", self.vars["apps_agent"], *args]
+
+    def agent_command(self, *args: str) -> str:
+        return shlex.join(self.agent_argv(*args))
 
     # The agent's commands, typed by its contract (webbench_lab/agent/appctl.py).
 
@@ -105,6 +110,18 @@ class HostControl:
     def quiet(self, threshold: float, window: float, timeout: float) -> QuietAnswer:
         answer = self.agent("quiet", str(threshold), str(window), str(timeout), timeout=timeout + 30)
         return cast(QuietAnswer, answer)
+
+
+def as_root(command: str, become: bool) -> str:
+    """`command` for sh, as root: through `sudo -n` for an inventory user that becomes root."""
+    wrapped = f"sh -c {shlex.quote(command)}"
+    return f"sudo -n {wrapped}" if become else wrapped
+
+
+def with_stdin(command: str, path: str) -> str:
+    """`command` reading the file at `path` (uploaded before) as its input, which it then removes.
+    Standard input travels as a file: invoke does not close the remote stdin when its stream ends."""
+    return f"{command} < {path}; rc=$?; rm -f {path}; exit $rc"
 
 
 def read_answer(host: str, result: Any, what: str, hint: str = "") -> dict[str, Any]:
