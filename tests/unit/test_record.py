@@ -81,3 +81,27 @@ def test_results_write_every_case_and_the_summary_reads_back(tmp_path):
     assert read_summary(results.path) == [first, second]
     header = (results.path / "summary.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["case", "system", "level"] and "retried" in header
+
+
+def test_the_manifest_versions_come_from_the_runs_audit():
+    """No second collection: the manifest summarises what the audit found on each host."""
+    from webbench_lab.bench.session import versions
+
+    audit = {
+        "hosts": {
+            "lab-generator": {"groups": ["generator"], "tools": {
+                "siege_version": "SIEGE 4.0.7", "siege_config": "json output: true",
+                "wrk_version": "wrk 4.1.0",
+                "k6_version": "k6 v1.8.1"}},
+            "lab-server": {"groups": ["server"], "go": {"version": "go version go1.26.11 linux/amd64"},
+                           "tools": {"nginx_V": "nginx version: nginx/1.22.1\nbuilt with OpenSSL"},
+                           "packages": {"redis-server": "5:7.0.15-1~deb12u1"},
+                           "python": {"freeze": ["tornado==6.5"]}, "system": {"kernel": "6.1.0"}},
+        }
+    }  # fmt: skip
+    found = versions(audit)
+    assert found["generator"] == {"siege": "SIEGE 4.0.7", "siege_config": "json output: true",
+                                  "wrk": "wrk 4.1.0", "k6": "k6 v1.8.1"}  # fmt: skip
+    assert found["server"]["nginx"] == "nginx version: nginx/1.22.1"
+    assert found["server"]["redis"] == "5:7.0.15-1~deb12u1" and found["server"]["kernel"] == "6.1.0"
+    assert versions({"hosts": {}})["server"]["go"] is None  # unknown, not made up

@@ -4,6 +4,7 @@ bar, the audit when it ends, and a clean end after Ctrl-C or a lost host."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.progress import (
     BarColumn,
@@ -22,7 +23,6 @@ from webbench_lab.bench.results import ResultsDir, default_root
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.hosts.control import HostControl
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
 from webbench_lab.ui import console, out
 
@@ -45,7 +45,6 @@ def execute(
             planned_cases=[c.key for c in cases],
             inventory=_inventory_without_secrets(inventory),
             lab_commit=collect.git_commit(),
-            versions=_versions(lab, runner),
         )
         try:
             with runner.progress:
@@ -91,11 +90,12 @@ def _audit(results: ResultsDir, lab: Lab) -> dict:
     """Which setup produced these numbers: the audit of every host, taken when the run ends (so it
     holds the binaries the run built and used); a host that cannot be audited is noted instead."""
     try:
-        collect.write(collect.collect(lab.inventory, lab.controls()), results.path)
+        audit = collect.collect(lab.inventory, lab.controls())
+        collect.write(audit, results.path)
     except Exception as exc:  # a lost host must not cost the results
-        return {"audit_error": str(exc)}
+        return {"audit_error": str(exc), "versions": None}
     console.print(f"audit of the hosts: {results.path / 'audit.md'}")
-    return {"audit": "audit.json"}
+    return {"audit": "audit.json", "versions": versions(audit)}
 
 
 def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
@@ -122,31 +122,27 @@ def _inventory_without_secrets(inventory: LabInventory) -> dict:
     }  # fmt: skip
 
 
-def _versions(lab: Lab, runner: Runner) -> dict:
-    """Versions of the tools and systems, and siege's effective configuration."""
-
-    def first(hc: HostControl, command: str) -> str:
-        text = hc.sh(f"{command} 2>&1 || true").stdout.strip()
-        return text.splitlines()[0] if text else ""
-
-    gen = runner.generators[0]
-    rc = gen.vars["loadgen_siegerc"]  # rendered by provisioning (role loadgen)
+def versions(audit: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The versions a run used, for the manifest: a summary of the run's audit (audit.json holds
+    everything), from the first generator and the first server."""
+    hosts = audit["hosts"].values()
+    gen: dict[str, Any] = next((h for h in hosts if "generator" in h["groups"]), {})
+    srv: dict[str, Any] = next((h for h in hosts if "server" in h["groups"]), {})
+    gen_tools, srv_tools = gen.get("tools") or {}, srv.get("tools") or {}
+    nginx = srv_tools.get("nginx_V")
     return {
         "generator": {
-            # siege's first run only writes ~/.siege and says so: keep the line that names it.
-            "siege": first(gen, "siege --version 2>&1 | grep -m1 SIEGE"),
-            "siege_config": gen.sh(f"HOME=/tmp siege -C -R {rc} 2>&1 || true").stdout,
-            "wrk": first(gen, "wrk -v"),
-            "k6": first(gen, "k6 version"),
+            "siege": gen_tools.get("siege_version"),
+            "siege_config": gen_tools.get("siege_config"),
+            "wrk": gen_tools.get("wrk_version"),
+            "k6": gen_tools.get("k6_version"),
         },
         "server": {
-            "go": first(lab.server, "go version"),
-            "nginx": first(lab.server, "nginx -v"),
-            "redis": first(lab.server, "redis-server --version"),
-            "python_stack": lab.server.sh(
-                f"{lab.paths.venv}/bin/pip freeze 2>/dev/null || true"
-            ).stdout.split(),
-            "kernel": first(lab.server, "uname -r"),
+            "go": (srv.get("go") or {}).get("version"),
+            "nginx": nginx.splitlines()[0] if nginx else None,
+            "redis": (srv.get("packages") or {}).get("redis-server"),
+            "python_stack": (srv.get("python") or {}).get("freeze"),
+            "kernel": (srv.get("system") or {}).get("kernel"),
         },
     }
 
