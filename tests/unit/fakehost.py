@@ -118,15 +118,21 @@ class FakeHost(HostControl):
 
     def agent_calls(self) -> list[list[str]]:
         """Each appctl call: its command and arguments."""
-        prefix = f"python3 {self.vars['apps_agent']} "
+        prefix = self.agent_prefix
         return [shlex.split(c.removeprefix(prefix)) for c in self.commands(re.escape(prefix) + ".*")]
+
+    @property
+    def agent_prefix(self) -> str:
+        """How the control side calls appctl here: with the lab's run root, then its arguments."""
+        run_root = f"WEBBENCH_RUN_ROOT={self.vars['apps_run_root']}"
+        return shlex.join(["env", run_root, "python3", self.vars["apps_agent"]]) + " "
 
     # -- the host -----------------------------------------------------------------------------
 
     def execute(self, ran: Ran) -> tuple[str, int]:
         self.ran.append(ran)
         self.journal.append(ran)
-        prefix = f"python3 {self.vars['apps_agent']} "
+        prefix = self.agent_prefix
         if ran.command.startswith(prefix):
             verb, *args = shlex.split(ran.command.removeprefix(prefix))
             payload = json.loads(ran.stdin) if ran.stdin is not None else None
@@ -203,8 +209,8 @@ class FakeHost(HostControl):
         pid = next(self._pids)
         self.running[name] = {**spec, "pid": pid}
         argv = spec["processes"][0]["argv"]
-        if len(argv) == 5 and argv[2] == "sampler":  # [python3, appctl, sampler, target, out]
-            self.files[argv[4]] = "".join(json.dumps(s) + "\n" for s in self.samples.get(argv[3], []))
+        if argv[-3] == "sampler":  # [env, WEBBENCH_RUN_ROOT=..., python3, appctl, sampler, target, out]
+            self.files[argv[-1]] = "".join(json.dumps(s) + "\n" for s in self.samples.get(argv[-2], []))
         log = spec.get("log", f"{self.vars['apps_run_root']}/{name}/app.log")
         return {"ok": True, "pid": pid, "ports": spec["ports"], "log": log}
 

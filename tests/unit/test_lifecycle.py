@@ -14,7 +14,7 @@ from webbench_lab.errors import LabFailure, UserError
 
 from .fakehost import RELEASE, app_user_ids, fake_hosts, lab_host, lab_inventory, two_hosts
 
-AGENT = "python3 /opt/webbench/lib/appctl.py"
+AGENT = "env WEBBENCH_RUN_ROOT=/var/lib/webbench/run python3 /opt/webbench/lib/appctl.py"
 
 
 @pytest.fixture

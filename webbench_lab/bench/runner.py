@@ -115,7 +115,12 @@ class Runner:
             self.lab.start(system, level)
         except (UserError, LabFailure) as exc:
             return f"start: {str(exc).removeprefix(f'system {system.name}: ')}", logs
-        checks = self.lab.probe(system, level)
+        try:
+            checks = self.lab.probe(system, level)
+        except BaseException:  # a lost generator, Ctrl-C: the system it started does not stay up
+            with contextlib.suppress(Exception):
+                self._stop(system)
+            raise
         failed = [c for c in checks if not c.ok]
         if failed:
             return f"verification: {failed[0].path}: {failed[0].detail}", logs
@@ -367,9 +372,12 @@ class Runner:
                     hc.stop(name)
         for name in [*systems, *(f"{SAMPLER}-{s}" for s in systems)]:
             try:
-                self.lab.server.stop(name)
+                answer = self.lab.server.stop(name)
             except Exception as exc:  # keep going: stop as much as can be stopped
                 problems.append(f"{name}: {exc}")
+                continue
+            if not answer.get("ok"):  # e.g. processes that survived KILL
+                problems.append(f"{name}: {answer.get('error', 'not stopped')}")
         return problems
 
 

@@ -85,8 +85,10 @@ class HostControl:
         )
 
     def agent_argv(self, *args: str) -> list[str]:
-        """The agent's command line on this host (provisioning put it at apps_agent)."""
-        return ["python3", self.vars["apps_agent"], *args]
+        """The agent's command line on this host (provisioning put it at apps_agent), with the run
+        root the rest of the lab uses (apps_run_root, which an inventory may move)."""
+        run_root = f"WEBBENCH_RUN_ROOT={self.vars['apps_run_root']}"
+        return ["env", run_root, "python3", self.vars["apps_agent"], *args]
 
     def agent_command(self, *args: str) -> str:
         return shlex.join(self.agent_argv(*args))
