@@ -49,6 +49,7 @@ from webbench_lab.provision.deploys.python_stack import python_stack
 from webbench_lab.provision.deploys.redis import redis
 from webbench_lab.provision.deploys.site import Artifacts, site
 from webbench_lab.provision.pyinfra_engine import build_inventory
+from webbench_lab.provision.roles import roles_of
 from webbench_lab.templating import render
 
 # What a minimal Debian install has before the lab touches it.
@@ -273,7 +274,13 @@ def make_artifacts(tmp_path: Path, inventory: LabInventory) -> Artifacts:
         backend_hosts=["gen1"],
         jailed=["gin", "go-http"],
         nginx_sites={"srv1": systems.nginx_sites(v)},
+        roles=roles_for(inventory, ["gen1"]),
     )
+
+
+def roles_for(inventory, backend_hosts: list[str]) -> dict[str, list[str]]:
+    """As prepare() computes them (provision/roles.py)."""
+    return {name: roles_of(h.groups, name in backend_hosts) for name, h in inventory.hosts.items()}
 
 
 @pytest.fixture
@@ -804,7 +811,7 @@ def deploys(ops: list[Op]) -> list[str]:
 def test_site_gives_each_host_the_deploys_of_its_groups(inv, art):
     assert deploys(run(inv, "gen1", Remote(), site, art)) == GENERATOR_DEPLOYS
     assert deploys(run(inv, "srv1", Remote(), site, art)) == SERVER_DEPLOYS
-    on_server = Artifacts(**{**art.__dict__, "backend_hosts": ["srv1"]})
+    on_server = Artifacts(**{**art.__dict__, "backend_hosts": ["srv1"], "roles": roles_for(inv, ["srv1"])})
     assert "Upstream API" not in deploys(run(inv, "gen1", Remote(), site, on_server))
     assert "Upstream API" in deploys(run(inv, "srv1", Remote(), site, on_server))
 
