@@ -202,3 +202,32 @@ def test_runner_events_count_host_operations_not_bookkeeping():
         {"what": "r: site [/etc/webbench/nginx/a.conf]", "expected": "line 1: y", "found": "line 1: x"}
     ]
     assert host.failed == ["r: apt: no such package"]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_one_go_toolchain_for_every_host_the_inventory_may_choose(write_inventory, ssh_files, monkeypatch):
+    """The toolchain prepared is the inventory's (not the role default), and the same for all."""
+    from tests.conftest import valid_inventory
+    from webbench_lab.provision import artifacts, prepare
+
+    asked = []
+
+    def fake_toolchain(version, module_version, h1, _step):
+        asked.append((version, module_version, h1))
+        raise _Stop
+
+    monkeypatch.setattr(artifacts, "go_toolchain", fake_toolchain)
+    data = valid_inventory(*ssh_files)
+    pins = {"go_toolchain_version": "1.99.1", "go_toolchain_module_version": "v0.0.1-go1.99.1.linux-amd64",
+            "go_toolchain_h1": "h1:x"}  # fmt: skip
+    data["all"]["vars"].update(pins)
+    with pytest.raises(_Stop):
+        prepare.prepare(load_inventory(write_inventory(data)))
+    assert asked == [tuple(pins.values())]
+    data["all"]["children"]["server"]["hosts"]["srv1"]["go_toolchain_version"] = "1.98.0"
+    with pytest.raises(UserError, match=r"go_toolchain_version .* differ between hosts"):
+        prepare.prepare(load_inventory(write_inventory(data)))
+    assert len(asked) == 1  # refused before anything was downloaded

@@ -6,7 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from webbench_lab.apps import systems
-from webbench_lab.defaults import host_vars, shared_defaults
+from webbench_lab.defaults import host_vars
+from webbench_lab.errors import UserError
 from webbench_lab.hosts.inventory import LabInventory
 from webbench_lab.hosts.ssh import CONNECT_TIMEOUT, check
 from webbench_lab.provision import artifacts
@@ -23,13 +24,20 @@ def preflight(inventory: LabInventory) -> None:
 
 
 def prepare(inventory: LabInventory) -> Artifacts:
-    defaults = shared_defaults()
-    toolchain = artifacts.go_toolchain(
-        defaults["go_toolchain_version"],
-        defaults["go_toolchain_module_version"],
-        defaults["go_toolchain_h1"],
-        step,
-    )
+    pins = {
+        tuple(
+            host_vars(h.vars)[k]
+            for k in ("go_toolchain_version", "go_toolchain_module_version", "go_toolchain_h1")
+        )
+        for h in inventory.hosts.values()
+    }
+    if len(pins) > 1:  # one toolchain zip is prepared for every host
+        raise UserError(
+            f"{inventory.path}: go_toolchain_version (and its module version and h1) differ between hosts; "
+            "set them once for all hosts"
+        )
+    ((version, module_version, h1),) = pins
+    toolchain = artifacts.go_toolchain(version, module_version, h1, step)
     wheels = artifacts.wheelhouse(step)
     go = artifacts.control_go(toolchain)
     goproxy = artifacts.go_modules(go, step)
