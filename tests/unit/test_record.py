@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -105,3 +106,28 @@ def test_the_manifest_versions_come_from_the_runs_audit():
     assert found["server"]["nginx"] == "nginx version: nginx/1.22.1"
     assert found["server"]["redis"] == "5:7.0.15-1~deb12u1" and found["server"]["kernel"] == "6.1.0"
     assert versions({"hosts": {}})["server"]["go"] is None  # unknown, not made up
+
+
+def test_a_host_with_too_few_samples_makes_the_bound_flag_unknown():
+    busy = [{"host_cpu_pct": 99.0}]
+    server = [{"host_cpu_pct": 50.0, "proc_cpu_pct": 40.0, "rss_kb": 1024}]
+    hosts = ["server", "generator:g"]
+    full = Resources.from_samples({"server": server * 20, "generator:g": busy * 18}, 20, hosts)
+    assert full.samples_missing is False and full.generator_bound is True  # 18 = 20 - 2 is enough
+    short = Resources.from_samples({"server": server * 20, "generator:g": busy * 17}, 20, hosts)
+    assert short.samples_missing is True and short.generator_bound is None
+    absent = Resources.from_samples({"server": server * 20}, 20, hosts)  # its sampler gave nothing
+    assert absent.samples_missing is True and absent.generator_bound is None
+
+
+def test_tables_show_an_unknown_bound_as_a_question_mark():
+    from webbench_lab.bench import report
+    from webbench_lab.bench.suites import load_suite
+
+    row = measured()
+    assert row.resources is not None
+    row.resources = dataclasses.replace(row.resources, generator_bound=None, samples_missing=True)
+    row.retried = False
+    (_, _, body), *_ = report.tables(load_suite("web_bench_2011"), [row])
+    assert body[0][1] == "50 ?"
+    assert "? generator-bound unknown" in report.FOOTNOTE

@@ -17,6 +17,7 @@ from webbench_lab.errors import UserError
 
 SCHEMA_VERSION = 1
 GENERATOR_BOUND_PCT = 90.0  # a generator this busy may have been the limit, not the server
+SAMPLES_SLACK = 2  # a host may give this many samples fewer than the measurement's seconds
 
 
 @dataclass
@@ -69,8 +70,9 @@ class Figures:
 
 @dataclass
 class Resources:
-    """Both hosts during the measurement, from the once-a-second samples. Unknown (None) where no
-    sample exists: a flag that could not be computed is never false."""
+    """Both hosts during the measurement, from the once-a-second samples. A host that gave fewer
+    samples than the measurement's seconds (minus SAMPLES_SLACK) makes `samples_missing`, and the
+    generator-bound flag is then unknown (None): a flag that could not be computed is never false."""
 
     server_cpu_pct: float | None
     server_app_cpu_pct: float | None
@@ -79,21 +81,34 @@ class Resources:
     generator_cpu_pct: float | None
     generator_bound: bool | None
     samples: dict[str, int]
+    samples_missing: bool | None = None  # None: not checked (no expectation given)
 
     @classmethod
-    def from_samples(cls, samples: dict[str, list[dict[str, Any]]]) -> Resources:
+    def from_samples(
+        cls,
+        samples: dict[str, list[dict[str, Any]]],
+        seconds: int | None = None,
+        hosts: list[str] | None = None,
+    ) -> Resources:
+        """`hosts`: the samplers that should have run ("server", "generator:<name>"), each for
+        `seconds`."""
         server = samples.get("server", [])
         gen_cpu = [s["host_cpu_pct"] for k, v in samples.items() if k.startswith("generator") for s in v]
         rss = [s["rss_kb"] for s in server]
         gen_mean = _mean(gen_cpu)
+        missing = None
+        if seconds is not None and hosts is not None:
+            missing = any(len(samples.get(h, [])) < seconds - SAMPLES_SLACK for h in hosts)
+        bound = None if gen_mean is None or missing else gen_mean >= GENERATOR_BOUND_PCT
         return cls(
             server_cpu_pct=_mean([s["host_cpu_pct"] for s in server]),
             server_app_cpu_pct=_mean([s["proc_cpu_pct"] for s in server]),
             server_rss_mb=round(max(rss) / 1024, 1) if rss else None,
             server_rss_mean_mb=round(sum(rss) / len(rss) / 1024, 1) if rss else None,
             generator_cpu_pct=gen_mean,
-            generator_bound=None if gen_mean is None else gen_mean >= GENERATOR_BOUND_PCT,
+            generator_bound=bound,
             samples={k: len(v) for k, v in samples.items()},
+            samples_missing=missing,
         )
 
 

@@ -38,8 +38,11 @@ def _cell(rows: list[CaseRecord]) -> tuple[str, float | None, str]:
 
 
 def _marks(rows: list[CaseRecord]) -> str:
-    """' *' generator-bound, ' †' measured again after the load tool hung (see FOOTNOTE)."""
+    """' *' generator-bound, ' ?' not known (samples missing), ' †' measured again after the load
+    tool hung (see FOOTNOTE)."""
     bound = " *" if any(r.generator_bound for r in rows) else ""
+    if not bound and any(r.ok and r.generator_bound is None for r in rows):
+        bound = " ?"
     retried = " †" if any(r.retried for r in rows) else ""
     return bound + retried
 
@@ -109,6 +112,7 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
 
 FOOTNOTE = (
     "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
+    "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
     "† retried: the load tool hung and was killed; the figure is from the first attempt that "
     "completed (case.json lists every attempt)."
 )

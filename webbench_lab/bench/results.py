@@ -22,7 +22,7 @@ SUMMARY_FIELDS = [
     "case", "system", "level", "scenario", "endpoint", "repeat", "status", "reason", "load_tool",
     "concurrency", "duration_s", "rate", "requests", "failures", "availability", "p50_ms", "p90_ms",
     "p99_ms", "mean_ms", "generator_cpu_pct", "generator_bound", "server_cpu_pct",
-    "server_app_cpu_pct", "server_rss_mb", "attempt", "retried",
+    "server_app_cpu_pct", "server_rss_mb", "samples_missing", "attempt", "retried",
 ]  # fmt: skip
 
 

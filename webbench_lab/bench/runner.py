@@ -167,7 +167,7 @@ class Runner:
             retried=len(attempts) > 1,
             attempts=[a.record for a in attempts],
             raw_outputs=[path.name for _, path, _ in last.outputs],
-            resources=Resources.from_samples(last.samples),
+            resources=Resources.from_samples(last.samples, suite.duration, self._sampled_hosts()),
         )
         if last.hung:
             record.status = "failed"
@@ -209,7 +209,7 @@ class Runner:
             if hung
             else ""
         )
-        resources = Resources.from_samples(samples)
+        resources = Resources.from_samples(samples, suite.duration, self._sampled_hosts())
         record = AttemptRecord(
             attempt=number,
             started=_iso(started),
@@ -345,6 +345,10 @@ class Runner:
             hc.start(spec)
             started.append((hc, name, out))
         return started
+
+    def _sampled_hosts(self) -> list[str]:
+        """The samples every measurement must have: the server's and each generator's."""
+        return ["server", *(f"generator:{hc.host.name}" for hc in self.generators)]
 
     def _stop_samplers(self, samplers, case_dir: Path, attempt: int) -> dict[str, list[dict]]:
         samples: dict[str, list[dict]] = {}
