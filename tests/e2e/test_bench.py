@@ -168,9 +168,15 @@ def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_p
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "siege" not in sh(gen, "pgrep -a siege || true"):
+    started = time.monotonic()
+    seen = None
+    while time.monotonic() < started + 120 and proc.poll() is None:
+        if "siege" in sh(gen, "pgrep -a siege || true"):
+            seen = time.monotonic() - started
+            break
         time.sleep(0.5)
+    # The interrupt must reach a run that is still going (the bench needs about 80 s in all).
+    assert seen is not None and proc.poll() is None, f"siege not seen while the run went on ({proc.poll()=})"
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
