@@ -59,6 +59,8 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
         assert row["rate"] > 0 and row["requests"] > 0 and row["availability"] == 100.0
         assert isinstance(row["load_interrupted"], bool)
         assert row["server_rss_mb"] > 0 and row["generator_cpu_pct"] is not None
+        # The case ran alone: the server's CPUs were idle and nothing else of the lab ran.
+        assert row["idle"]["quiet"] is True and row["idle"]["running"] == [], row["idle"]
         assert row["generator_bound"] == (row["generator_cpu_pct"] >= 90.0)
         case_dir = path / "cases" / key
         assert (case_dir / "case.json").is_file() and (case_dir / "app.log").is_file()

@@ -93,6 +93,7 @@ class FakeHost(HostControl):
         self.files: dict[str, str] = {}
         self.rules: list[tuple[re.Pattern[str], Reply]] = []
         self.running: dict[str, dict[str, Any]] = {}
+        self.quiet_answer: dict[str, Any] | None = None  # what `quiet` says (default: idle at once)
         self.started: list[dict[str, Any]] = []
         self.stopped: list[tuple[str, list[int]]] = []
         self.probed: list[list[str]] = []
@@ -180,7 +181,8 @@ class FakeHost(HostControl):
             self.probed.append(payload["urls"])
             return {"ok": True, "answers": [self.wrong.get(u) or right_answer(u) for u in payload["urls"]]}
         if verb == "quiet":
-            return {"ok": True, "quiet": True, "cpu_pct": 1.5, "waited_s": float(args[1])}
+            idle = {"ok": True, "quiet": True, "cpu_pct": 1.5, "waited_s": float(args[1])}
+            return self.quiet_answer or idle
         if verb == "run":
             self.loads.append(payload)
             n = len(payload["processes"])

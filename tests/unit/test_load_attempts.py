@@ -78,6 +78,8 @@ class FakeToolRunner(Runner):
     load_grace = 0.3
     kill_after = 0.5
     quiet_threshold = 101.0  # always quiet: this machine's own load is not under test
+    idle_threshold = 101.0
+    idle_window = 0.25
     quiet_window = 0.25
     quiet_timeout = 2.0
 

@@ -138,6 +138,7 @@ class CaseRecord:
     figures: Figures | None = None
     processes: list[dict[str, Any]] = field(default_factory=list)
     resources: Resources | None = None
+    idle: dict[str, Any] | None = None  # the check before the case: server CPU, wait, what ran
     schema: int = SCHEMA_VERSION
 
     @property

@@ -18,7 +18,7 @@ from fabric import ThreadingGroup
 
 from webbench_lab.agent.appctl import LaunchSpec, ProcessSpec, RunAnswer, RunSpec, cpu_list
 from webbench_lab.apps.lifecycle import Lab
-from webbench_lab.apps.systems import System
+from webbench_lab.apps.systems import System, all_systems
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
 from webbench_lab.bench import loadtools
@@ -36,6 +36,9 @@ LOAD_KILL_S = 5.0  # seconds after SIGINT before its process group gets SIGKILL 
 QUIET_CPU_PCT = 10.0  # before a retry, the server's CPUs stay below this ...
 QUIET_WINDOW_S = 1.0  # ... for this long ...
 QUIET_TIMEOUT_S = 30.0  # ... or the retry starts anyway after this long (and says so)
+IDLE_CPU_PCT = 5.0  # before a case, the server's CPUs stay below this ...
+IDLE_WINDOW_S = 2.0  # ... for this long, within IDLE_TIMEOUT_S, or the case is not isolated
+IDLE_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -68,6 +71,9 @@ class Runner:
     quiet_threshold = QUIET_CPU_PCT
     quiet_window = QUIET_WINDOW_S
     quiet_timeout = QUIET_TIMEOUT_S
+    idle_threshold = IDLE_CPU_PCT
+    idle_window = IDLE_WINDOW_S
+    idle_timeout = IDLE_TIMEOUT_S
 
     def __init__(self, lab: Lab, suite: Suite, results: ResultsDir, progress) -> None:
         self.lab = lab
@@ -143,6 +149,15 @@ class Runner:
         """Measure the case; a load tool that hung is killed and the whole attempt (warm-up and
         measurement) runs again from a quiet server, up to the suite's `load_attempts`."""
         suite = self.suite
+        idle = self._idle_check(system)
+        if not idle["quiet"] or idle["running"]:
+            self.failed += 1
+            what = ", ".join(idle["running"]) or f"server CPU {idle['cpu_pct']}%"
+            reason = f"not isolated: {what} after waiting {idle['waited_s']} s"
+            self.results.write_case(
+                CaseRecord(**_case_fields(case), status="not isolated", reason=reason, idle=idle)
+            )
+            return
         attempts: list[Attempt] = []
         for number in range(1, suite.load_attempts + 1):
             quiet = self._wait_quiet() if number > 1 else None
@@ -168,6 +183,7 @@ class Runner:
             attempts=[a.record for a in attempts],
             raw_outputs=[path.name for _, path, _ in last.outputs],
             resources=Resources.from_samples(last.samples, suite.duration, self._sampled_hosts()),
+            idle=idle,
         )
         if last.hung:
             record.status = "failed"
@@ -224,6 +240,33 @@ class Runner:
             server_cpu_pct=resources.server_cpu_pct,
         )
         return Attempt(number, load.outputs, samples, bool(hung), load.interrupted, reason, record)
+
+    def _idle_check(self, system: System) -> dict[str, Any]:
+        """Before a case: the server's CPUs idle (a bounded wait) and nothing of the lab running on
+        either host but this system and the services it uses (no other system, load or sampler)."""
+        answer = self.lab.server.quiet(self.idle_threshold, self.idle_window, self.idle_timeout)
+        return {
+            "quiet": answer["quiet"],
+            "cpu_pct": answer["cpu_pct"],
+            "waited_s": answer["waited_s"],
+            "running": self._leftovers(system),
+        }
+
+    def _leftovers(self, system: System) -> list[str]:
+        """What of the lab runs that should not: '<host>: <name>' for each."""
+        names = list(all_systems())
+        server = [n for n in names if n != system.name] + [f"{SAMPLER}-{n}" for n in names]
+        found = [
+            f"{self.lab.server.host.name}: {name}"
+            for name, st in self.lab.server.status(*server)["systems"].items()
+            if st["running"] or st["processes"]
+        ]
+        for hc in self.generators:
+            statuses = hc.status(LOAD, f"{SAMPLER}-{LOAD}")["systems"]
+            found += [
+                f"{hc.host.name}: {name}" for name, st in statuses.items() if st["running"] or st["processes"]
+            ]
+        return found
 
     def _wait_quiet(self) -> dict[str, Any]:
         """Before a retry: wait until the server's CPUs are idle (a hung attempt may have left the
