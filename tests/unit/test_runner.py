@@ -298,7 +298,8 @@ def sample(host_cpu: float, proc_cpu: float = 0.0, rss_kb: int = 0) -> dict:
     return {"t": 1.0, "host_cpu_pct": host_cpu, "cpus": 1, "proc_cpu_pct": proc_cpu, "rss_kb": rss_kb}
 
 
-def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, tmp_path):
+def _whole_run(monkeypatch, tmp_path):
+    """A lab of fake hosts (two generators, one server) and a runner for two go-http cases."""
     fake_hosts(monkeypatch, lifecycle, runner_mod)
     inventory = lab_inventory(
         lab_host("gen1", ("generator",), "198.19.0.1"),
@@ -328,6 +329,14 @@ def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, t
         gen.samples["load"] = [sample(cpu)]
     cases = [case("go-http", 1, 1), case("go-http", 1, 2)]
 
+    return lab, server, runner, cases, told
+
+
+def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, tmp_path):
+    _, server, runner, cases, told = _whole_run(monkeypatch, tmp_path)
+    gens = runner.generators
+    siege = SIEGE_OUTPUT.read_text()
+    suite, results = runner.suite, runner.results
     runner.run(cases)
     runner.close()
 
@@ -376,41 +385,8 @@ def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, t
         assert (case_dir / "app.log").read_text() == "go-http: listening on :8000\n"
 
 
-def _whole_run(monkeypatch, tmp_path):
-    fake_hosts(monkeypatch, lifecycle, runner_mod)
-    inventory = lab_inventory(
-        lab_host("gen1", ("generator",), "198.19.0.1"),
-        lab_host("gen2", ("generator",), "198.19.0.3"),
-        lab_host("srv1", ("server",), "198.19.0.2", cpus="1", redis_seed_count=2),
-    )
-    lab = Lab(inventory)
-    server = lab.server
-    app_user_ids(server)
-    server.files["/var/lib/webbench/run/go-http/app.log"] = "go-http: listening on :8000\n"
-    server.samples["go-http"] = [sample(50.0, 40.0, 20480), sample(70.0, 60.0, 30720)]
-    suite = dataclasses.replace(
-        load_suite("web_bench_2011"), duration=2, warmup=1, concurrency=10, load_attempts=3
-    )
-    results = ResultsDir(tmp_path / "results", suite.name)
-    told: list = []
-    progress = SimpleNamespace(
-        system=lambda name, level: told.append((name, level)),
-        case=lambda c: told.append(c.key),
-        hung=lambda *a: told.append(("hung", *a)),
-    )
-    runner = Runner(lab, suite, results, progress)
-    gens = runner.generators
-    siege = SIEGE_OUTPUT.read_text()
-    for gen, cpu in zip(gens, (30.0, 50.0), strict=True):
-        gen.load_output = siege
-        gen.samples["load"] = [sample(cpu)]
-    cases = [case("go-http", 1, 1), case("go-http", 1, 2)]
-
-    return lab, server, runner, cases
-
-
 def test_a_case_on_a_host_where_a_sampler_was_left_running_is_not_isolated(monkeypatch, tmp_path):
-    _, _, runner, cases = _whole_run(monkeypatch, tmp_path)
+    _, _, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
     runner.generators[1].running["sampler-load"] = {"pid": 99}  # an earlier run's, still there
     runner.run(cases[:1])
     (record,) = runner.results.records.values()
@@ -421,12 +397,12 @@ def test_a_case_on_a_host_where_a_sampler_was_left_running_is_not_isolated(monke
 
 
 def test_a_busy_server_makes_a_case_not_isolated_and_a_quiet_one_is_recorded(monkeypatch, tmp_path):
-    _, server, runner, cases = _whole_run(monkeypatch, tmp_path)
+    _, server, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
     server.quiet_answer = {"ok": True, "quiet": False, "cpu_pct": 97.5, "waited_s": 30.0}
     runner.run(cases[:1])
     (record,) = runner.results.records.values()
     assert record.status == "not isolated" and "server CPU 97.5% after waiting 30.0 s" in record.reason
-    _, _, runner2, cases2 = _whole_run(monkeypatch, tmp_path / "again")
+    _, _, runner2, cases2, _ = _whole_run(monkeypatch, tmp_path / "again")
     runner2.run(cases2[:1])
     (ok,) = runner2.results.records.values()
     assert ok.status == "ok" and ok.idle == {"quiet": True, "cpu_pct": 1.5, "waited_s": 2.0, "running": []}

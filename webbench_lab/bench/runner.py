@@ -56,7 +56,7 @@ class Attempt:
 
     number: int
     outputs: list[tuple[str, Path, str]]
-    samples: dict[str, list[dict]]
+    resources: Resources
     hung: bool
     interrupted: bool
     reason: str
@@ -182,7 +182,7 @@ class Runner:
             retried=len(attempts) > 1,
             attempts=[a.record for a in attempts],
             raw_outputs=[path.name for _, path, _ in last.outputs],
-            resources=Resources.from_samples(last.samples, suite.duration, self._sampled_hosts()),
+            resources=last.resources,
             idle=idle,
         )
         if last.hung:
@@ -239,18 +239,13 @@ class Runner:
             generator_cpu_pct=resources.generator_cpu_pct,
             server_cpu_pct=resources.server_cpu_pct,
         )
-        return Attempt(number, load.outputs, samples, bool(hung), load.interrupted, reason, record)
+        return Attempt(number, load.outputs, resources, bool(hung), load.interrupted, reason, record)
 
     def _idle_check(self, system: System) -> dict[str, Any]:
         """Before a case: the server's CPUs idle (a bounded wait) and nothing of the lab running on
         either host but this system and the services it uses (no other system, load or sampler)."""
-        answer = self.lab.server.quiet(self.idle_threshold, self.idle_window, self.idle_timeout)
-        return {
-            "quiet": answer["quiet"],
-            "cpu_pct": answer["cpu_pct"],
-            "waited_s": answer["waited_s"],
-            "running": self._leftovers(system),
-        }
+        quiet = self._quiet(self.idle_threshold, self.idle_window, self.idle_timeout)
+        return {**quiet, "running": self._leftovers(system)}
 
     def _leftovers(self, system: System) -> list[str]:
         """What of the lab runs that should not: '<host>: <name>' for each."""
@@ -271,7 +266,12 @@ class Runner:
     def _wait_quiet(self) -> dict[str, Any]:
         """Before a retry: wait until the server's CPUs are idle (a hung attempt may have left the
         system with a backlog); what was seen is recorded, a server that stays busy is not hidden."""
-        answer = self.lab.server.quiet(self.quiet_threshold, self.quiet_window, self.quiet_timeout)
+        return self._quiet(self.quiet_threshold, self.quiet_window, self.quiet_timeout)
+
+    def _quiet(self, threshold: float, window: float, timeout: float) -> dict[str, Any]:
+        """The server's CPUs below `threshold`% for `window` s (waiting at most `timeout` s): what
+        the agent saw, for the record."""
+        answer = self.lab.server.quiet(threshold, window, timeout)
         return {"quiet": answer["quiet"], "cpu_pct": answer["cpu_pct"], "waited_s": answer["waited_s"]}
 
     def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
