@@ -190,3 +190,30 @@ def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_p
     assert sh(gen, "pgrep -a siege || echo none").strip() == "none"
     assert sh(srv, "pgrep -x go-http || echo none").strip() == "none"
     assert "sampler" not in sh(srv, "ps -eo args") and "sampler" not in sh(gen, "ps -eo args")
+
+
+def test_a_cpu_bound_case_leaves_no_work_behind_for_the_next_case(lab, provisioned, tmp_path):
+    """FastAPI computes fib(33) in its thread pool: 20 users leave every worker busy well past the
+    end of the 3 s measurement. The next case runs on a system started for it, on an idle server."""
+    suite = tmp_path / "backlog.yml"
+    suite.write_text(
+        "name: backlog\ntitle: a backlog of CPU-bound work\nlab: B\nload_tool: k6\n"
+        "concurrency: 20\nduration: 3\nwarmup: 0\nrepeats: 1\nlevels: [1]\n"
+        "systems: [fastapi-uvicorn]\n"
+        "scenarios:\n  - {name: CPU-bound, endpoint: /fib/33}\n  - {name: simple JSON, endpoint: /ping}\n"
+    )
+    srv = by_group(lab, "server")
+    proc = wbl("bench", "--suite", str(suite), "--results", str(tmp_path / "results"))
+    path = run_dir_of(proc)
+    first = json.loads((path / "cases/fastapi-uvicorn-L1-cpu-bound-r1/case.json").read_text())
+    second = json.loads((path / "cases/fastapi-uvicorn-L1-simple-json-r1/case.json").read_text())
+    # The backlog was real: the server was still busy when the first measurement ended.
+    (samples,) = (path / "cases/fastapi-uvicorn-L1-cpu-bound-r1").glob("samples-*server*")
+    server = [json.loads(x) for x in samples.read_text().splitlines()]
+    assert server and server[-1]["host_cpu_pct"] > 50, first
+    # The next case: isolated at once (the idle check's 2 s window, not a wait for the backlog).
+    idle = second["idle"]
+    assert idle["quiet"] is True and idle["cpu_pct"] < 5 and idle["waited_s"] < 4, idle
+    assert idle["running"] == [] and second["status"] == "ok", second
+    assert second["rate"] > 0
+    assert sh(srv, "pgrep -f '[f]astapi_app' || echo none").strip() == "none"

@@ -144,6 +144,11 @@ class FakeHost(HostControl):
         for pattern, reply in reversed(self.rules):
             if pattern.fullmatch(ran.command):
                 return reply(ran)
+        sizes = re.findall(r"stat -c %s (\S+) 2>/dev/null \|\| echo 0", ran.command)
+        if sizes:
+            return "".join(f"{len(self.files[f].encode()) if f in self.files else 0}\n" for f in sizes), 0
+        if match := re.fullmatch(r"tail -c \+(\d+) (\S+) 2>/dev/null \|\| true", ran.command):
+            return self.files.get(match[2], "").encode()[int(match[1]) - 1 :].decode(), 0
         if match := re.fullmatch(r"cat (\S+) 2>/dev/null \|\| true", ran.command):
             return self.files.get(match[1], ""), 0
         if (match := re.fullmatch(r"cat > (\S+)", ran.command)) and ran.stdin is not None:
@@ -214,6 +219,7 @@ class FakeHost(HostControl):
         if argv[-3] == "sampler":  # [env, WEBBENCH_RUN_ROOT=..., python3, appctl, sampler, target, out]
             self.files[argv[-1]] = "".join(json.dumps(s) + "\n" for s in self.samples.get(argv[-2], []))
         log = spec.get("log", f"{self.vars['apps_run_root']}/{name}/app.log")
+        self.files[log] = self.files.get(log, "") + f"appctl: start {name}\n"  # appctl appends, too
         return {"ok": True, "pid": pid, "ports": spec["ports"], "log": log}
 
 

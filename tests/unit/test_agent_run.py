@@ -5,6 +5,7 @@ And `quiet`, which waits for an idle host."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -102,6 +103,20 @@ def test_quiet_reports_an_idle_host_or_gives_up_at_its_timeout(tmp_path):
     )  # fmt: skip
     answer = json.loads(busy.stdout)
     assert answer["quiet"] is False and 1 <= answer["waited_s"] < 2  # every CPU is above -1%
+
+
+def test_quiet_sees_a_busy_process_of_this_host(tmp_path):
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        argv = [sys.executable, str(AGENT), "quiet", "101", "1", "1"]
+        answer = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout)
+    finally:
+        spin.kill()
+        spin.wait()
+    cpus = len(os.sched_getaffinity(0))
+    # One spinning process: about one CPU of those this host may use, seen among its processes.
+    assert answer["cpu_pct"] > 70 / cpus and answer["machine_cpu_pct"] > 70 / cpus, answer
 
 
 def _alive(pid: int) -> bool:

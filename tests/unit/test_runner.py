@@ -47,9 +47,18 @@ class FakeLab:
         self.events: list[tuple] = []
         self.start_errors: dict[str, Exception] = {}
         self.checks: dict[str, list[Check]] = {}
+        self.start_writes: dict[tuple[str, str], str] = {}  # (system, log file) -> what a start adds
 
     def start(self, system, level: int) -> None:
+        """Recorded; like appctl, a start appends to the system's log (or fails as scripted)."""
         self.events.append(("start", system.name, level))
+        self.starts = getattr(self, "starts", 0) + 1
+        log = f"{self.paths.run_root}/{system.name}/app.log"
+        self.server.files[log] = self.server.files.get(log, "") + f"start {self.starts}\n"
+        for (name, file), text in self.start_writes.items():
+            if name == system.name:
+                path = f"{self.paths.run_root}/{name}/{file}"
+                self.server.files[path] = self.server.files.get(path, "") + text
         if system.name in self.start_errors:
             raise self.start_errors[system.name]
 
@@ -90,27 +99,27 @@ def results(tmp_path) -> ResultsDir:
     return ResultsDir(tmp_path / "results", "web_bench_2011")
 
 
-def test_cases_are_grouped_by_system_and_level_started_once_measured_in_order_and_stopped(results):
+def test_each_case_runs_on_a_system_started_for_it_and_stopped_after_it(results):
     lab = FakeLab()
-    lab.log("go-http", "go-http: listening on :8000\n")
-    lab.log("tornado", "tornado: listening on :8000 and :8001\n")
+    lab.log("go-http", "go-http: an earlier run\n")
     cases = [case("go-http", 1, 1), case("tornado", 2, 1), case("go-http", 1, 2), case("go-http", 2, 1)]
     runner = MeasureRecorder(lab, results)
     runner.run(cases)
     a, b, c, d = (x.key for x in cases)
     assert lab.events == [
         ("system", "go-http", 1), ("start", "go-http", 1), ("probe", "go-http", 1),
-        ("case", a), ("measure", a), ("case", c), ("measure", c), ("stop", "go-http"),
+        ("case", a), ("measure", a), ("stop", "go-http"),
         ("system", "tornado", 2), ("start", "tornado", 2), ("probe", "tornado", 2),
         ("case", b), ("measure", b), ("stop", "tornado"),
+        ("system", "go-http", 1), ("start", "go-http", 1), ("probe", "go-http", 1),
+        ("case", c), ("measure", c), ("stop", "go-http"),
         ("system", "go-http", 2), ("start", "go-http", 2), ("probe", "go-http", 2),
         ("case", d), ("measure", d), ("stop", "go-http"),
     ]  # fmt: skip
     assert runner.failed == 0
-    # Each case keeps the system's log as it was after its group.
-    for x in cases:
-        kept = (results.case_dir(x) / "app.log").read_text()
-        assert kept == lab.server.files[f"{lab.paths.run_root}/{x.system}/app.log"]
+    # Each case keeps what its own start wrote to the log, not the earlier lines.
+    kept = [(results.case_dir(x) / "app.log").read_text() for x in cases]
+    assert kept == ["start 1\n", "start 2\n", "start 3\n", "start 4\n"]
 
 
 def read_record(results: ResultsDir, c: Case) -> CaseRecord:
@@ -133,6 +142,7 @@ def test_a_system_that_does_not_start_fails_each_of_its_cases_and_the_run_goes_o
     runner.run([*failing, after])
 
     assert runner.failed == 2
+    assert lab.events.count(("start", "tornado", 2)) == 2  # tried again for its second case
     assert ("probe", "tornado", 2) not in lab.events and ("stop", "tornado") not in lab.events
     assert [e for e in lab.events if e[0] == "measure"] == [("measure", after.key)]
     assert ("stop", "go-http") in lab.events
@@ -149,8 +159,8 @@ def test_a_system_that_does_not_start_fails_each_of_its_cases_and_the_run_goes_o
             c.scenario,
             c.repeat,
         )
-        # Its log, which says why, is kept with each case.
-        assert (results.case_dir(c) / "app.log").read_text() == "OSError: [Errno 98] Address already in use\n"
+    # Its log, which says why, is kept with each case: what each start added.
+    assert [(results.case_dir(c) / "app.log").read_text() for c in failing] == ["start 1\n", "start 2\n"]
     assert after.key not in results.records  # measured (here: recorded by the fake) instead
     summary = json.loads((results.path / "summary.json").read_text())
     assert [row["case"] for row in summary] == [c.key for c in failing]
@@ -160,13 +170,18 @@ def test_a_system_that_does_not_build_is_not_buildable_and_does_not_fail_the_run
     lab = FakeLab()
     reason = "not buildable: main.go:7:2: undefined: vector.Vector"
     lab.start_errors["webgo"] = UserError(f"system webgo: {reason}")
-    c = case("webgo")
+    c, again = case("webgo"), case("webgo", 2)
     runner = MeasureRecorder(lab, results)
-    runner.run([c])
-    record = read_record(results, c)
-    assert (record.status, record.reason) == ("not buildable", f"start: {reason}")
+    runner.run([c, again])
+    for x in (c, again):
+        record = read_record(results, x)
+        assert (record.status, record.reason) == ("not buildable", f"start: {reason}")
     assert runner.failed == 0
-    assert lab.events == [("system", "webgo", 1), ("start", "webgo", 1), ("case", c.key)]
+    # Built once: its other cases are not buildable without trying again.
+    assert lab.events == [
+        ("system", "webgo", 1), ("start", "webgo", 1), ("case", c.key),
+        ("system", "webgo", 2), ("case", again.key),
+    ]  # fmt: skip
 
 
 def test_a_system_someone_else_runs_fails_its_cases_and_is_left_running(results):
@@ -195,31 +210,29 @@ def test_a_system_that_answers_wrong_fails_its_cases_with_the_first_wrong_answer
         "verification: /fib/20: port 8001: status 500, expected 200"
     ] * 2
     assert runner.failed == 2
-    assert [e for e in lab.events if e[0] in ("measure", "stop")] == [("stop", "tornado")]
+    assert [e for e in lab.events if e[0] in ("measure", "stop")] == [("stop", "tornado")] * 2
 
 
 def test_a_failure_while_measuring_still_stops_the_system_and_keeps_its_logs(results):
     lab = FakeLab()
-    lab.log("go-http", "go-http: listening\n")
     cases = [case("go-http", 1, 1), case("go-http", 1, 2), case("go-http", 1, 3), case("tornado", 1, 1)]
     runner = MeasureRecorder(lab, results, fail_on=cases[1].key)
     with pytest.raises(LabFailure, match="connection lost"):
         runner.run(cases)
     assert lab.events[-2:] == [("measure", cases[1].key), ("stop", "go-http")]
-    assert ("system", "tornado", 1) not in lab.events
-    for c in cases[:3]:  # every case of the group, the one never measured too
-        assert (results.case_dir(c) / "app.log").read_text() == "go-http: listening\n"
+    assert ("system", "tornado", 1) not in lab.events and lab.events.count(("start", "go-http", 1)) == 2
+    assert (results.case_dir(cases[1]) / "app.log").read_text() == "start 2\n"
 
 
 def test_every_log_of_the_process_model_is_kept_and_an_empty_one_is_not_written(results):
     lab = FakeLab()
-    lab.log("tornado-nginx", "tornado: started\n")
-    lab.log("tornado-nginx", "nginx: [emerg] bind() failed\n", name="nginx-error.log")
-    lab.log("webpy-nginx", "flup: started\n")
-    lab.log("webpy-nginx", "", name="nginx-error.log")
+    lab.log("tornado-nginx", "nginx: an earlier run\n", name="nginx-error.log")
+    lab.start_writes[("tornado-nginx", "nginx-error.log")] = "nginx: [emerg] bind() failed\n"
+    lab.log("webpy-nginx", "nginx: an earlier run\n", name="nginx-error.log")
     a, b = case("tornado-nginx", 2), case("webpy-nginx", 1)
     MeasureRecorder(lab, results).run([a, b])
     assert sorted(p.name for p in results.case_dir(a).iterdir()) == ["app.log", "nginx-error.log"]
+    # Only what the case's start added: webpy-nginx's nginx log did not grow.
     assert (results.case_dir(a) / "nginx-error.log").read_text() == "nginx: [emerg] bind() failed\n"
     assert sorted(p.name for p in results.case_dir(b).iterdir()) == ["app.log"]
 
@@ -309,7 +322,7 @@ def _whole_run(monkeypatch, tmp_path):
     lab = Lab(inventory)
     server = lab.server
     app_user_ids(server)
-    server.files["/var/lib/webbench/run/go-http/app.log"] = "go-http: listening on :8000\n"
+    server.files["/var/lib/webbench/run/go-http/app.log"] = "go-http: an earlier run\n"
     server.samples["go-http"] = [sample(50.0, 40.0, 20480), sample(70.0, 60.0, 30720)]
     suite = dataclasses.replace(
         load_suite("web_bench_2011"), duration=2, warmup=1, concurrency=10, load_attempts=3
@@ -340,15 +353,14 @@ def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, t
     runner.run(cases)
     runner.close()
 
-    assert told == [("go-http", 1), cases[0].key, cases[1].key]
+    assert told == [("go-http", 1), cases[0].key, ("go-http", 1), cases[1].key]
     assert runner.failed == 0
-    # The server: Redis, then the system once for both cases, a sampler per case, the system
-    # stopped once at the end.
+    # The server: Redis, then per case the system, its sampler, and both stopped.
     starts = [s["name"] for s in server.started]
-    assert starts == ["redis", "go-http", "sampler-go-http", "sampler-go-http"]
-    assert [name for name, _ in server.stopped] == ["sampler-go-http", "sampler-go-http", "go-http"]
-    (probe,) = gens[0].probed
-    assert "http://198.19.0.2:8000/ping" in probe
+    assert starts == ["redis", "go-http", "sampler-go-http", "go-http", "sampler-go-http"]
+    assert [name for name, _ in server.stopped] == ["sampler-go-http", "go-http"] * 2
+    probes = gens[0].probed
+    assert len(probes) == 2 and all("http://198.19.0.2:8000/ping" in p for p in probes)
 
     # Each generator: a warm-up and a measurement per case, each with half the connections,
     # sent to every generator at once as one group command.
@@ -382,7 +394,7 @@ def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, t
         assert (case_dir / "gen2-siege-0.attempt-1.out").read_text() == siege
         kept = (case_dir / "samples-srv1.attempt-1.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in kept] == server.samples["go-http"]
-        assert (case_dir / "app.log").read_text() == "go-http: listening on :8000\n"
+        assert (case_dir / "app.log").read_text() == "appctl: start go-http\n"  # its own start's lines
 
 
 def test_a_case_on_a_host_where_a_sampler_was_left_running_is_not_isolated(monkeypatch, tmp_path):

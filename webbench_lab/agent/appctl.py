@@ -10,7 +10,11 @@ group, so that stop can end every one of them for sure:
   spawn-fcgi's children leave the group), KILL after a grace period, then confirm the ports free.
 - run: the load, to completion, with SIGINT then SIGKILL for a tool that overstays its time.
 - quiet: wait until the host's CPUs are idle (before a measurement is retried).
-- status, ports, probe (HTTP GETs for the verification gate, answers in base64).
+- guard: a benchmark run's hold on this host, for as long as the driver's SSH channel lives: one
+  run at a time; every process the run starts carries its id (WEBBENCH_RUN_ID in the agent's
+  environment becomes <marker>_RUN in theirs); when the driver stops renewing (its connection
+  closed, it was killed, its machine died), the guard ends every process of the run.
+- status, processes, owner, ports, probe (HTTP GETs for the verification gate, answers in base64).
 
 Every answer is one JSON object on stdout.
 """
@@ -28,7 +32,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 # --- the contract: what the control machine sends and what each command answers ------------------
 # The control side imports these types (webbench_lab.agent.appctl); this file stays standard-library
@@ -120,10 +124,47 @@ class RunAnswer(TypedDict):
     error: NotRequired[str]
 
 
+class LabProcess(TypedDict):
+    pid: int
+    name: str  # the system, service, load or sampler it belongs to
+    run: str  # the id of the run that started it, "" for a process started outside a run
+    args: str
+
+
+class RunLease(TypedDict):
+    """What a guard writes while it holds the host for a run (and what `owner` reads)."""
+
+    run_id: str
+    started: str
+    control_host: str
+    driver_pid: int
+    results: str
+    guard_pid: int
+
+
+class GuardAnswer(TypedDict):
+    """`guard`: first line: the host is the run's (ok) or another run's (held_by); last line: what
+    it ended and why (reason: None after a clean end)."""
+
+    ok: bool
+    held_by: NotRequired[RunLease]
+    error: NotRequired[str]
+    dead_run: NotRequired[dict[str, Any] | None]  # how the last run without a clean end ended
+    ended: NotRequired[list[LabProcess]]  # processes of other runs ended now / this run's at the end
+    reason: NotRequired[str | None]
+
+
+class ProcessesAnswer(TypedDict):
+    ok: bool
+    processes: list[LabProcess]
+    lease: RunLease | None  # the run holding this host now, None when none
+
+
 class QuietAnswer(TypedDict):
     ok: bool
     quiet: bool
-    cpu_pct: float | None
+    cpu_pct: float | None  # this host's processes, percent of the CPUs it may use
+    machine_cpu_pct: NotRequired[float | None]  # those CPUs' total, other tenants' work included
     waited_s: float
 
 
@@ -132,6 +173,15 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what ev
 # The marker's name can be changed for the control machine's own tests, so that they never touch
 # a lab's processes on the same machine.
 MARKER = os.environ.get("WEBBENCH_MARKER", "WEBBENCH_APP")
+RUN_MARKER = f"{MARKER}_RUN"  # the id of the run that started a process
+LEASE = "run-lease.json"  # in RUN_ROOT, while a guard holds the host
+DEAD_RUN = "dead-run.json"  # in RUN_ROOT, what a guard ended when its driver went away
+
+
+def _run_env() -> dict[str, str]:
+    """The run id (from the control machine, WEBBENCH_RUN_ID) that every process started gets."""
+    run_id = os.environ.get("WEBBENCH_RUN_ID", "")
+    return {RUN_MARKER: run_id} if run_id else {}
 
 
 def _run_dir(name: str) -> Path:
@@ -242,6 +292,7 @@ def _supervise(spec: LaunchSpec, log: Path) -> None:
         "PATH": PATH,
         "LANG": "C.UTF-8",
         MARKER: name,
+        **_run_env(),
     }
     children = []
     with open(log, "ab", buffering=0) as out:
@@ -406,6 +457,137 @@ def status(names: list[str]) -> StatusAnswer:
     return {"ok": True, "systems": out, "listening": sorted(listening_ports())}
 
 
+def lab_processes() -> list[LabProcess]:
+    """Every live process of the lab on this host (it carries the marker), with its run id."""
+    marker, run_marker = f"{MARKER}=".encode(), f"{RUN_MARKER}=".encode()
+    found: list[LabProcess] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        name = next((e[len(marker) :] for e in env if e.startswith(marker)), None)
+        if name is None or not _alive(int(entry.name)):
+            continue
+        run = next((e[len(run_marker) :] for e in env if e.startswith(run_marker)), b"")
+        found.append({"pid": int(entry.name), "name": name.decode(), "run": run.decode(), "args": args[:200]})
+    return sorted(found, key=lambda p: p["pid"])
+
+
+def end_processes(procs: list[LabProcess], grace: float = 5.0) -> list[LabProcess]:
+    """TERM, then KILL after `grace` seconds, to each process (and its process group if it leads
+    one); the pid files of the systems they were are removed. Returns those that were alive."""
+    alive = [p for p in procs if _alive(p["pid"])]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc["pid"], sig)
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 5.0)
+        while time.monotonic() < deadline and any(_alive(p["pid"]) for p in alive):
+            time.sleep(0.1)
+    for name in {p["name"] for p in alive}:
+        pid_file = _pid_file(name)
+        with contextlib.suppress(OSError, ValueError):
+            if not _alive(int(pid_file.read_text())):
+                pid_file.unlink()
+    return alive
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _emit(answer: Mapping[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+def guard(run_id: str, info: dict[str, Any], ttl: float, stdin_fd: int = 0) -> int:
+    """Hold this host for run `run_id` while the driver renews (a line on standard input at least
+    every `ttl` seconds); then end every process of the run. One guard at a time: a second run is
+    told who holds the host. Leftovers of a run whose guard died too (a crash) are ended first."""
+    import fcntl
+    import select
+
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    lock = open(RUN_ROOT / ".guard.lock", "a")  # noqa: SIM115 - held (locked) for the guard's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held = _read_json(RUN_ROOT / LEASE) or {}
+        _emit({"ok": False, "held_by": held, "error": f"run {held.get('run_id', '?')} holds this host"})
+        return 1
+    dead = _read_json(RUN_ROOT / DEAD_RUN)
+    stale = _read_json(RUN_ROOT / LEASE)  # a lease with no guard: that guard died with its host
+    if stale and not dead:
+        dead = {"run": stale, "reason": "its guard died (the host restarted or the guard was killed)"}
+    leftovers = end_processes([p for p in lab_processes() if p["run"] and p["run"] != run_id])
+    if dead is not None:
+        dead["ended_later"] = leftovers
+    elif leftovers:
+        dead = {"run": None, "reason": "processes of other runs were still running", "ended_later": leftovers}
+    (RUN_ROOT / DEAD_RUN).unlink(missing_ok=True)
+    lease: RunLease = {
+        "run_id": run_id,
+        "started": str(info.get("started", "")),
+        "control_host": str(info.get("control_host", "")),
+        "driver_pid": int(info.get("driver_pid", 0)),
+        "results": str(info.get("results", "")),
+        "guard_pid": os.getpid(),
+    }
+    tmp = RUN_ROOT / f".{LEASE}.tmp"
+    tmp.write_text(json.dumps(lease))
+    tmp.replace(RUN_ROOT / LEASE)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the channel's end is read as EOF below
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _emit({"ok": True, "dead_run": dead, "ended": leftovers})
+    reason: str | None = "the guard was stopped"
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            ready, _, _ = select.select([stdin_fd], [], [], ttl)
+            if not ready:
+                reason = f"the driver did not renew its lease for {ttl:g} s"
+                break
+            chunk = os.read(stdin_fd, 4096)
+            if not chunk:
+                reason = "the driver's connection closed"
+                break
+            if b"end" in chunk.split():
+                reason = None
+                break
+    ended = end_processes([p for p in lab_processes() if p["run"] == run_id])
+    if reason is not None:
+        record = {"run": lease, "reason": reason, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (RUN_ROOT / DEAD_RUN).write_text(json.dumps({**record, "ended": ended}))
+    (RUN_ROOT / LEASE).unlink(missing_ok=True)
+    _emit({"ok": True, "ended": ended, "reason": reason})
+    return 0
+
+
+def processes() -> ProcessesAnswer:
+    """Every process of the lab here, and the run that holds the host (if its guard lives)."""
+    import fcntl
+
+    lease: RunLease | None = None
+    path = RUN_ROOT / ".guard.lock"
+    if path.is_file():
+        with open(path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            except BlockingIOError:
+                lease = cast(RunLease, _read_json(RUN_ROOT / LEASE) or {"run_id": "?"})
+    return {"ok": True, "processes": lab_processes(), "lease": lease}
+
+
 def probe(urls: list[str], timeout: float = 30.0) -> ProbeAnswer:
     """GET each URL with a plain HTTP/1.1 client: status, headers, framing and exact body bytes."""
     import http.client
@@ -453,6 +635,7 @@ def run(spec: RunSpec) -> RunAnswer:
         "LANG": "C.UTF-8",
         "HOME": str(run_dir),
         MARKER: name,
+        **_run_env(),
     }
     for rel, text in spec.get("files", {}).items():
         (run_dir / rel).write_text(text)
@@ -523,20 +706,26 @@ def _kill_group(pgid: int) -> None:
 
 
 def quiet(threshold: float, window: float, timeout: float) -> QuietAnswer:
-    """Wait until this host's CPUs (those it may use) stay below `threshold` percent busy for
-    `window` seconds, at most `timeout` seconds: a retried measurement starts from a quiet host."""
+    """Wait until the processes of this host use less than `threshold` percent of the CPUs it may
+    use, for `window` seconds, at most `timeout` seconds: a measurement starts from a quiet host.
+
+    The processes this host can see (/proc), not the CPUs' total: a local lab host shares its
+    CPUs with the machine's other tenants (the driver, other users' jobs), which are not the lab's;
+    on a real machine every process is visible and both figures agree. The CPUs' total is reported
+    beside it (machine_cpu_pct)."""
     hz = os.sysconf("SC_CLK_TCK")
     cpus = _allowed_cpus()
     step = 0.25
     started = time.monotonic()
     calm_since = started
-    last_ticks, last_t = _cpu_ticks(cpus), started
-    pct = None
+    last_ticks, last_machine, last_t = _process_ticks(), _cpu_ticks(cpus), started
+    pct = machine = None
     while True:
         time.sleep(step)
-        ticks, now = _cpu_ticks(cpus), time.monotonic()
-        pct = 100.0 * (ticks - last_ticks) / hz / (now - last_t) / len(cpus)
-        last_ticks, last_t = ticks, now
+        ticks, busy, now = _process_ticks(), _cpu_ticks(cpus), time.monotonic()
+        pct = 100.0 * max(0, ticks - last_ticks) / hz / (now - last_t) / len(cpus)
+        machine = 100.0 * (busy - last_machine) / hz / (now - last_t) / len(cpus)
+        last_ticks, last_machine, last_t = ticks, busy, now
         if pct >= threshold:
             calm_since = now
         if now - calm_since >= window or now - started >= timeout:
@@ -545,8 +734,24 @@ def quiet(threshold: float, window: float, timeout: float) -> QuietAnswer:
         "ok": True,
         "quiet": now - calm_since >= window,
         "cpu_pct": round(pct, 1),
+        "machine_cpu_pct": round(machine, 1),
         "waited_s": round(now - started, 2),
     }
+
+
+def _process_ticks() -> int:
+    """CPU ticks of every process visible here, their reaped children's included (so the sum
+    does not drop when a child exits): what this host's processes have used so far."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _cpu_ticks(cpus: set[int]) -> int:
@@ -645,6 +850,10 @@ def main(argv: list[str]) -> int:
         result = stop(argv[2], ports)
     elif command == "status":
         result = status(argv[2:])
+    elif command == "processes":
+        result = processes()
+    elif command == "guard":
+        return guard(argv[2], json.loads(argv[3]), float(argv[4]))
     elif command == "ports":
         result = {"ok": True, "listening": sorted(listening_ports())}
     elif command == "probe":

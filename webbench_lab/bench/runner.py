@@ -64,7 +64,7 @@ class Attempt:
 
 
 class Runner:
-    """Runs the planned cases on the lab, one system-and-level at a time."""
+    """Runs the planned cases on the lab, one at a time, each on a freshly started system."""
 
     load_grace = LOAD_GRACE_S
     kill_after = LOAD_KILL_S
@@ -94,29 +94,33 @@ class Runner:
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, cases: list[Case]) -> None:
-        groups: dict[tuple[str, int], list[Case]] = {}
+        """Each case on a system started for it alone and stopped after it: work a case leaves
+        queued in the system (workers still computing) ends with it, never in the next case."""
+        unbuildable: dict[str, str] = {}
         for case in cases:
-            groups.setdefault((case.system, case.level), []).append(case)
-        for (name, level), group in groups.items():
-            system = get_system(name)
-            self.progress.system(name, level)
-            reason, log_files = self._start_and_verify(system, level)
+            system = get_system(case.system)
+            self.progress.system(case.system, case.level)
+            reason = unbuildable.get(system.name, "")
+            log_files: list[tuple[str, int]] = []
+            if not reason:
+                reason, log_files = self._start_and_verify(system, case.level)
+                if reason.startswith(f"start: {NOT_BUILDABLE}"):
+                    unbuildable[system.name] = reason
             try:
-                for case in group:
-                    self.progress.case(case)
-                    if reason:
-                        self._failed(case, reason)
-                    else:
-                        self._measure(system, case)
+                self.progress.case(case)
+                if reason:
+                    self._failed(case, reason)
+                else:
+                    self._measure(system, case)
             finally:
                 if not reason or reason.startswith("verification"):
                     self._stop(system)
-                for case in group:
-                    self._keep_logs(system, case, log_files)
+                self._keep_logs(system, case, log_files)
 
-    def _start_and_verify(self, system: System, level: int) -> tuple[str, list[str]]:
+    def _start_and_verify(self, system: System, level: int) -> tuple[str, list[tuple[str, int]]]:
         """'' when the system runs and answers right, else the reason its cases fail."""
-        logs = system.process_model.log_files(f"{self.lab.paths.run_root}/{system.name}")
+        # Each case keeps what its own start added to the logs (appctl appends to the same files).
+        logs = self._log_offsets(system.process_model.log_files(f"{self.lab.paths.run_root}/{system.name}"))
         try:
             self.lab.start(system, level)
         except (UserError, LabFailure) as exc:
@@ -272,7 +276,10 @@ class Runner:
         """The server's CPUs below `threshold`% for `window` s (waiting at most `timeout` s): what
         the agent saw, for the record."""
         answer = self.lab.server.quiet(threshold, window, timeout)
-        return {"quiet": answer["quiet"], "cpu_pct": answer["cpu_pct"], "waited_s": answer["waited_s"]}
+        seen = {"quiet": answer["quiet"], "cpu_pct": answer["cpu_pct"], "waited_s": answer["waited_s"]}
+        if "machine_cpu_pct" in answer:
+            seen["machine_cpu_pct"] = answer["machine_cpu_pct"]
+        return seen
 
     def _load(self, system: System, case: Case, seconds: int, out_dir: Path, attempt: int | None) -> LoadRun:
         """Run the load from every generator at once. With an attempt number, every process's raw
@@ -403,10 +410,18 @@ class Runner:
             self.results.write_text(case_dir / f"samples-{hc.host.name}.{_suffix(attempt)}.jsonl", text)
         return samples
 
-    def _keep_logs(self, system: System, case: Case, log_files: list[str]) -> None:
+    def _log_offsets(self, remotes: list[str]) -> list[tuple[str, int]]:
+        """Each log file with its size now (0 when it does not exist yet)."""
+        if not remotes:
+            return []
+        script = "; ".join(f"stat -c %s {r} 2>/dev/null || echo 0" for r in remotes)
+        sizes = self.lab.server.sh(script).stdout.split()
+        return [(r, int(n)) for r, n in zip(remotes, sizes, strict=True)]
+
+    def _keep_logs(self, system: System, case: Case, log_files: list[tuple[str, int]]) -> None:
         case_dir = self.results.case_dir(case)
-        for remote in log_files:
-            text = self.lab.server.sh(f"cat {remote} 2>/dev/null || true").stdout
+        for remote, offset in log_files:
+            text = self.lab.server.sh(f"tail -c +{offset + 1} {remote} 2>/dev/null || true").stdout
             if text:
                 self.results.write_text(case_dir / Path(remote).name, text)
 
