@@ -283,6 +283,7 @@ class Runner:
         attempt; without one (the warm-up), none is."""
         tool = loadtools.get(self.suite.load_tool)
         concurrency, _, timeout = settings(self.suite, case)
+        overrun = 0.0  # what the tool may run past `seconds` by itself (k6: its gracefulStop)
         ports = system.load_ports(case.level)
         address = self.lab.server.host.bench_address
         n_gen = len(self.generators)
@@ -308,7 +309,7 @@ class Runner:
                     timeout=timeout,
                 )
                 invocation = tool.invocation(load)
-                overrun = tool.overrun(load)  # the same for every process
+                overrun = max(overrun, tool.overrun(load))
                 files.update(invocation.files)
                 processes.append({"argv": invocation.argv, "out": f"{workdir}/{load.prefix}.out"})
                 mine.append(invocation)
