@@ -193,6 +193,8 @@ class FakeHost(HostControl):
             n = len(payload["processes"])
             for proc in payload["processes"]:
                 self.files[proc["out"]] = self.load_output
+                if "--summary-export" in proc["argv"]:  # k6: its figures go to this file
+                    self.files[proc["argv"][proc["argv"].index("--summary-export") + 1]] = self.load_output
             return {
                 "ok": True,
                 "exit_codes": [0] * n,

@@ -28,9 +28,10 @@ def test_siege_summary():
     assert r.bytes_received == round(27.14 * 1024**2)
 
 
-def test_siege_counts_404_answers_as_failures():
+def test_siege_counts_404_answers_as_failures_and_not_in_the_rate():
     r = parse("siege", fixture("siege-404-b-c100.txt"))
     assert r.requests == 21688 and r.failures == 21688
+    assert r.rate == 0.0  # siege's transaction_rate (7915.33) counts the 404 answers
 
 
 def test_siege_with_nothing_listening():
@@ -50,6 +51,7 @@ def test_wrk_summary_and_latency_distribution():
 def test_wrk_non_2xx_and_microseconds():
     r = parse("wrk", fixture("wrk-404-c50.txt"))
     assert r.failures == 232467 == r.requests and r.availability == 0.0
+    assert r.rate == 0.0  # wrk's Requests/sec (77460.47) counts the 404 answers
     assert r.p50_ms == pytest.approx(0.648) and r.p90_ms == pytest.approx(1.11)
 
 
@@ -71,6 +73,27 @@ def test_k6_summary_export():
 def test_k6_all_failed():
     r = parse("k6", fixture("k6-refused-c10.json"))
     assert r.failures == r.requests == 31273 and r.availability == 0.0
+    assert r.rate == 0.0  # k6's http_reqs rate (15613/s) counts the refused connections
+
+
+def test_k6_every_request_timed_out_is_zero_qps_with_latency_at_the_timeout():
+    """k6-timeout-c10.json: 10 VUs, 3 s, a 2 s timeout against a server that answers after 10 s.
+    k6 counts each timed-out request in http_reqs and http_req_failed and records its duration."""
+    r = parse("k6", fixture("k6-timeout-c10.json"))
+    assert (r.requests, r.failures, r.rate, r.availability) == (20, 20, 0.0, 0.0)
+    for latency in (r.p50_ms, r.p90_ms, r.p99_ms, r.mean_ms):
+        assert latency == pytest.approx(2000, abs=5)  # the timeout (k6 leaves out connecting)
+    assert r.elapsed == pytest.approx(4.007, abs=0.01)  # 3 s and the last requests' 2 s timeout
+    assert r.bytes_received == 0
+
+
+def test_k6_some_requests_timed_out_only_the_answered_ones_are_the_rate():
+    """k6-mix-timeout-c10.json: 10 VUs, 5 s, a 2 s timeout; every third request takes 10 s."""
+    r = parse("k6", fixture("k6-mix-timeout-c10.json"))
+    assert (r.requests, r.failures) == (88, 30)
+    assert r.rate == pytest.approx(14.6113 * 58 / 88, abs=0.001)
+    assert r.availability == pytest.approx(100 * 58 / 88)
+    assert r.p50_ms == pytest.approx(1.44, abs=0.01) and r.p99_ms == pytest.approx(2001.05, abs=0.01)
 
 
 def test_rates_of_simultaneous_processes_add_up():
@@ -113,13 +136,35 @@ def test_wrk_invocation_uses_a_thread_per_cpu_at_most():
 
 
 def test_k6_invocation_writes_its_script_and_reads_its_summary_export():
-    inv = get("k6").invocation(SPEC)
+    inv = get("k6").invocation(dataclasses.replace(SPEC, timeout=45))
     assert inv.argv[-1] == "/w/r1-0.js" and inv.result_file == "/w/r1-0.summary.json"
     assert inv.argv[inv.argv.index("--summary-export") + 1] == inv.result_file
-    assert inv.argv[inv.argv.index("--vus") + 1] == "100" and "20s" in inv.argv
     script = inv.files["r1-0.js"]
     assert 'const target = "http://h:1";' in script and 'const endpoint = "/x";' in script
     assert "Math.random() * 7" in script
+    assert '{ timeout: "45s" }' in script
+
+
+def test_k6_runs_the_scripts_scenario_with_a_graceful_stop_past_the_timeout():
+    """The VUs and duration are the script's constant-vus scenario; k6's --vus/--duration (or
+    -u/-d, --iterations, --stage) would replace it, so none is given."""
+    tool = get("k6")
+    for timeout in (2, 60):
+        spec = dataclasses.replace(SPEC, timeout=timeout)
+        inv = tool.invocation(spec)
+        script = inv.files["r1-0.js"]
+        options = script[script.index("export const options") : script.index("};") + 2]
+        assert 'executor: "constant-vus"' in options and "vus: 100," in options
+        assert 'duration: "20s"' in options
+        stop = int(options.split('gracefulStop: "')[1].split("s")[0])
+        assert stop >= timeout and stop == tool.overrun(spec)
+        assert f'{{ timeout: "{timeout}s" }}' in script
+        flags = {"--vus", "-u", "--duration", "-d", "--iterations", "-i", "--stage", "-s"}
+        assert not flags & set(inv.argv)
+
+
+def test_siege_and_wrk_stop_at_their_duration():
+    assert get("siege").overrun(SPEC) == 0.0 and get("wrk").overrun(SPEC) == 0.0
 
 
 def test_the_registry_names_every_plug_in():

@@ -16,11 +16,11 @@ from webbench_lab.apps import lifecycle
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.verify import Check
 from webbench_lab.bench import runner as runner_mod
-from webbench_lab.bench.plan import Case
+from webbench_lab.bench.plan import Case, plan
 from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.runner import Runner
-from webbench_lab.bench.suites import load_suite
+from webbench_lab.bench.suites import Scenario, load_suite
 from webbench_lab.errors import LabFailure, UserError
 
 from .fakehost import FakeHost, app_user_ids, fake_hosts, lab_host, lab_inventory
@@ -418,3 +418,40 @@ def test_a_busy_server_makes_a_case_not_isolated_and_a_quiet_one_is_recorded(mon
     runner2.run(cases2[:1])
     (ok,) = runner2.results.records.values()
     assert ok.status == "ok" and ok.idle == {"quiet": True, "cpu_pct": 1.5, "waited_s": 2.0, "running": []}
+
+
+K6_TIMEOUT_OUTPUT = SIEGE_OUTPUT.parent / "k6-timeout-c10.json"
+
+
+def test_a_case_with_its_own_settings_runs_with_them_and_no_request_in_time_is_an_ok_zero(
+    monkeypatch, tmp_path
+):
+    """k6 with a scenario of its own (4 VUs, 3 s, a 10 s timeout): each generator's script has
+    its share of the VUs and a gracefulStop past the timeout, the agent interrupts k6 only after
+    that, and a run in which every request timed out (k6's real output) is an ok case at 0/s."""
+    _, _, runner, _, _ = _whole_run(monkeypatch, tmp_path)
+    scenario = Scenario("hello", "/Hello/100", concurrency=4, duration=3, timeout=10, why="slow")
+    runner.suite = dataclasses.replace(runner.suite, load_tool="k6", scenarios=[scenario])
+    (the_case,) = plan(dataclasses.replace(runner.suite, systems=["go-http"], levels=[1], repeats=1))
+    assert (the_case.concurrency, the_case.duration, the_case.timeout) == (4, 3, 10)
+    for gen in runner.generators:
+        gen.load_output = K6_TIMEOUT_OUTPUT.read_text()
+    runner.run([the_case])
+
+    overrun = 10 + 2  # k6's gracefulStop: the timeout and its slack
+    for gen in runner.generators:
+        assert [load["interrupt_after"] for load in gen.loads] == [
+            1 + overrun + runner.load_grace, 3 + overrun + runner.load_grace]  # fmt: skip
+        for load in gen.loads:
+            (proc,) = load["processes"]
+            assert "--vus" not in proc["argv"] and "--duration" not in proc["argv"]
+            (script,) = load["files"].values()
+            assert "vus: 2," in script and 'gracefulStop: "12s"' in script and '"10s"' in script
+        assert 'duration: "1s"' in next(iter(gen.loads[0]["files"].values()))  # the warm-up
+        assert 'duration: "3s"' in next(iter(gen.loads[1]["files"].values()))
+    record = read_record(runner.results, the_case)
+    assert record.status == "ok" and runner.failed == 0
+    assert (record.duration_s, record.concurrency, record.timeout_s) == (3, 4, 10)
+    assert record.figures is not None
+    assert (record.figures.rate, record.figures.requests, record.figures.failures) == (0.0, 40, 40)
+    assert record.figures.p50_ms is not None and record.figures.p50_ms >= 1995

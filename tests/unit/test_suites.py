@@ -127,3 +127,69 @@ def test_load_attempts_defaults_to_three_and_can_be_set(tmp_path):
     path = tmp_path / "patient.yml"
     path.write_text(yaml.safe_dump(data))
     assert load_suite(str(path)).load_attempts == 5
+
+
+def _suite_with(tmp_path, **scenario) -> str:
+    data = yaml.safe_load((SUITES / "fastapi_gin_2025.yml").read_text())
+    data["name"] = "mysuite"
+    data["scenarios"] = [
+        {"name": "simple JSON", "endpoint": "/ping"},
+        {"name": "CPU", "endpoint": "/fib/35", **scenario},
+    ]
+    data["published"] = {}
+    path = tmp_path / "mysuite.yml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_lab_b_cpu_bound_scenario_has_its_own_settings_and_says_why():
+    suite = load_suite("fastapi_gin_2025")
+    ping, cpu, io = suite.scenarios
+    assert not ping.overridden and not io.overridden and ping.why == ""
+    assert (cpu.concurrency, cpu.duration, cpu.timeout) == (8, 60, 60) and "one-core" in cpu.why
+    assert suite.settings(ping) == (100, 20, 60) and suite.settings(cpu) == (8, 60, 60)
+    # The published figures are Lab B's, as printed.
+    assert suite.published["CPU-bound"]["fastapi-uvicorn"] == {"qps": 15, "p50_ms": 2500, "p99_ms": 3500}
+
+
+def test_each_case_carries_its_scenarios_effective_settings():
+    suite = load_suite("fastapi_gin_2025")
+    cases = plan(effective_suite(suite, Options(only=["gin"])))
+    assert [(c.scenario, c.concurrency, c.duration, c.timeout) for c in cases] == [
+        ("simple JSON", 100, 20, 60), ("CPU-bound", 8, 60, 60), ("I/O-bound", 100, 20, 60)]  # fmt: skip
+    assert expected_seconds(suite, cases) == (3 + 20 + 6) * 2 + (3 + 60 + 6)
+
+
+def test_quick_caps_a_scenarios_duration_and_concurrency_and_duration_overrides_every_scenario():
+    suite = load_suite("fastapi_gin_2025")
+    quick = plan(effective_suite(suite, Options(quick=True, only=["gin"])))
+    assert [(c.endpoint, c.concurrency, c.duration, c.timeout) for c in quick] == [
+        ("/ping", 10, 3, 60), ("/fib/20", 8, 3, 60), ("/data/{id}", 10, 3, 60)]  # fmt: skip
+    given = plan(effective_suite(suite, Options(duration=7, only=["gin"])))
+    assert [(c.concurrency, c.duration) for c in given] == [(100, 7), (8, 7), (100, 7)]
+
+
+def test_a_scenarios_own_settings_load(tmp_path):
+    suite = load_suite(_suite_with(tmp_path, timeout=5, why="slow"))
+    assert suite.settings(suite.scenarios[1]) == (100, 20, 5) and suite.scenarios[1].why == "slow"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"concurrency": 0, "why": "x"}, "field 'scenarios.CPU.concurrency' must be a positive int"),
+        ({"duration": "60s", "why": "x"}, "field 'scenarios.CPU.duration' must be a positive int"),
+        ({"timeout": True, "why": "x"}, "field 'scenarios.CPU.timeout' must be a positive int"),
+        ({"timeout": -1, "why": "x"}, "field 'scenarios.CPU.timeout' must be a positive int"),
+        ({"timeout": 60}, "field 'scenarios.CPU.why' must be given with timeout: say what differs"),
+        ({"concurrency": 8, "why": ""}, "field 'scenarios.CPU.why' must be a non-empty str"),
+        ({"why": 3, "duration": 1}, "field 'scenarios.CPU.why' must be a non-empty str"),
+        ({"why": "because"}, "field 'scenarios.CPU.why' must be given only with concurrency"),
+        ({"timout": 60}, "field 'scenarios.CPU.timout' must be left out (unknown)"),
+    ],
+)
+def test_bad_scenario_settings(tmp_path, scenario, message):
+    with pytest.raises(UserError) as err:
+        load_suite(_suite_with(tmp_path, **scenario))
+    assert message in str(err.value) and "mysuite.yml" in str(err.value)
+    assert len(str(err.value).splitlines()) == 1

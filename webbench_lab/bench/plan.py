@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webbench_lab.bench import loadtools
+from webbench_lab.bench.loadtools.base import DEFAULT_TIMEOUT_S
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import UserError
 
@@ -15,11 +16,18 @@ CASE_OVERHEAD_S = 6.0  # start, verify, stop and fetching logs, per case, for --
 
 @dataclass(frozen=True)
 class Case:
+    """One measurement. plan() gives it its scenario's effective concurrency, duration (seconds)
+    and request timeout (seconds); a case built by hand (tests) leaves the first two None: the
+    suite's (`settings`)."""
+
     system: str
     level: int
     scenario: str
     endpoint: str
     repeat: int
+    concurrency: int | None = None
+    duration: int | None = None
+    timeout: int = DEFAULT_TIMEOUT_S
 
     @property
     def key(self) -> str:
@@ -51,8 +59,9 @@ def effective_suite(suite: Suite, opts: Options) -> Suite:
         changes["systems"] = [s for s in suite.systems if s in opts.only]
     if opts.levels:
         changes["levels"] = opts.levels
-    if opts.duration:
+    if opts.duration:  # for every scenario, its own duration too
         changes["duration"] = opts.duration
+        changes["scenarios"] = [dataclasses.replace(s, duration=None) for s in suite.scenarios]
     if opts.repeats:
         changes["repeats"] = opts.repeats
     if opts.load_tool:
@@ -64,7 +73,7 @@ def effective_suite(suite: Suite, opts: Options) -> Suite:
 
 def plan(suite: Suite) -> list[Case]:
     return [
-        Case(system, level, sc.name, sc.endpoint, repeat)
+        Case(system, level, sc.name, sc.endpoint, repeat, *suite.settings(sc))
         for system in suite.systems
         for level in suite.levels
         for sc in suite.scenarios
@@ -72,5 +81,10 @@ def plan(suite: Suite) -> list[Case]:
     ]
 
 
+def settings(suite: Suite, case: Case) -> tuple[int, int, int]:
+    """A case's concurrency, duration and request timeout (the suite's where it has none)."""
+    return case.concurrency or suite.concurrency, case.duration or suite.duration, case.timeout
+
+
 def expected_seconds(suite: Suite, cases: list[Case]) -> float:
-    return len(cases) * (suite.warmup + suite.duration + CASE_OVERHEAD_S)
+    return sum(suite.warmup + settings(suite, c)[1] + CASE_OVERHEAD_S for c in cases)

@@ -128,6 +128,7 @@ class CaseRecord:
     duration_s: int | None = None
     warmup_s: int | None = None
     concurrency: int | None = None
+    timeout_s: int | None = None  # the request timeout the case asked for (k6 applies it)
     started: str | None = None
     ended: str | None = None
     load_interrupted: bool | None = None

@@ -110,6 +110,21 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
     return out
 
 
+def differs(suite: Suite) -> list[str]:
+    """One line per scenario measured with its own settings: what differs from the suite's (the
+    published lab's) and why, as the suite file says."""
+    lines = []
+    for sc in suite.scenarios:
+        if not sc.overridden:
+            continue
+        concurrency, duration, timeout = suite.settings(sc)
+        lines.append(
+            f"{sc.name}: {concurrency} concurrent, {duration} s, {timeout} s request timeout instead of "
+            f"{suite.concurrency} concurrent, {suite.duration} s: {sc.why}"
+        )
+    return lines
+
+
 FOOTNOTE = (
     "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
     "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
@@ -121,7 +136,7 @@ FOOTNOTE = (
 def rich_tables(suite: Suite, rows: list[CaseRecord]) -> list[Table]:
     result = []
     for title, header, body in tables(suite, rows):
-        table = Table(*header, title=title)
+        table = Table(*header, title=title, caption="\n".join(differs(suite)) or None)
         for row in body:
             table.add_row(*row)
         result.append(table)
@@ -146,6 +161,7 @@ def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> 
         ]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         lines.append("")
+        lines += [f"{line}\n" for line in differs(suite)]
     failed = [r for r in rows if not r.ok]
     if failed:
         lines += ["## Cases without a figure (failed, or not buildable)", ""]

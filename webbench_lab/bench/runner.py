@@ -22,7 +22,7 @@ from webbench_lab.apps.systems import System, all_systems
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
 from webbench_lab.bench import loadtools
-from webbench_lab.bench.plan import Case
+from webbench_lab.bench.plan import Case, settings
 from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
@@ -153,6 +153,7 @@ class Runner:
         """Measure the case; a load tool that hung is killed and the whole attempt (warm-up and
         measurement) runs again from a quiet server, up to the suite's `load_attempts`."""
         suite = self.suite
+        concurrency, duration, timeout = settings(suite, case)
         idle = self._idle_check(system)
         if not idle["quiet"] or idle["running"]:
             self.failed += 1
@@ -176,9 +177,10 @@ class Runner:
             **_case_fields(case),
             status="ok",
             load_tool=suite.load_tool,
-            duration_s=suite.duration,
+            duration_s=duration,
             warmup_s=suite.warmup,
-            concurrency=suite.concurrency,
+            concurrency=concurrency,
+            timeout_s=timeout,
             started=attempts[0].record.started,
             ended=last.record.ended,
             load_interrupted=last.interrupted,
@@ -212,6 +214,7 @@ class Runner:
     def _attempt(self, system: System, case: Case, number: int) -> Attempt:
         """One warm-up and one measurement, every file named by the attempt."""
         suite = self.suite
+        duration = settings(suite, case)[1]
         case_dir = self.results.case_dir(case)
         started = time.time()
         warmup = None
@@ -219,17 +222,17 @@ class Runner:
             warmup = self._load(system, case, suite.warmup, case_dir, None)
         samplers = self._start_samplers(system)
         try:
-            load = self._load(system, case, suite.duration, case_dir, number)
+            load = self._load(system, case, duration, case_dir, number)
         finally:
             samples = self._stop_samplers(samplers, case_dir, number)
         hung = [f"{name} ({how})" for name, how in load.ended.items() if how == "killed"]
         reason = (
-            f"{', '.join(hung)} still running {self.load_grace:g} s after its {suite.duration} s, "
+            f"{', '.join(hung)} still running {self.load_grace:g} s after its {duration} s, "
             f"then {self.kill_after:g} s after SIGINT: killed"
             if hung
             else ""
         )
-        resources = Resources.from_samples(samples, suite.duration, self._sampled_hosts())
+        resources = Resources.from_samples(samples, duration, self._sampled_hosts())
         record = AttemptRecord(
             attempt=number,
             started=_iso(started),
@@ -286,6 +289,8 @@ class Runner:
         output (and its result file, if the tool writes one) is kept in out_dir, named by the
         attempt; without one (the warm-up), none is."""
         tool = loadtools.get(self.suite.load_tool)
+        concurrency, _, timeout = settings(self.suite, case)
+        overrun = 0.0  # what the tool may run past `seconds` by itself (k6: its gracefulStop)
         ports = system.load_ports(case.level)
         address = self.lab.server.host.bench_address
         n_gen = len(self.generators)
@@ -302,31 +307,35 @@ class Runner:
                 parts = n_gen * len(ports)
                 load = loadtools.LoadSpec(
                     url=f"http://{address}:{port}{case.endpoint}",
-                    concurrency=_share(self.suite.concurrency, parts, g_index * len(ports) + p_index),
+                    concurrency=_share(concurrency, parts, g_index * len(ports) + p_index),
                     seconds=seconds,
                     workdir=workdir,
                     prefix=f"{run_id}-{p_index}",
                     settings=hc.vars,
                     cpus=self._cpus(hc),
+                    timeout=timeout,
                 )
                 invocation = tool.invocation(load)
+                overrun = max(overrun, tool.overrun(load))
                 files.update(invocation.files)
                 processes.append({"argv": invocation.argv, "out": f"{workdir}/{load.prefix}.out"})
                 mine.append(invocation)
             invocations.append(mine)
-            # A tool still running after its time gets SIGINT (it prints its summary), and SIGKILL
-            # to its process group if it still runs: siege 4.0.7 can deadlock with SIGINT blocked.
+            # A tool still running after its time (and what it may run past it: k6 waits for the
+            # requests in flight) gets SIGINT (it prints its summary), and SIGKILL to its process
+            # group if it still runs: siege 4.0.7 can deadlock with SIGINT blocked.
             specs.append(
                 {
                     "name": LOAD,
                     "processes": processes,
                     "files": files,
-                    "interrupt_after": seconds + self.load_grace,
+                    "interrupt_after": seconds + overrun + self.load_grace,
                     "kill_after": self.kill_after,
-                    "timeout": seconds + self.load_grace + self.kill_after + 30,
+                    "timeout": seconds + overrun + self.load_grace + self.kill_after + 30,
                 }
             )
-        answers = self._run_everywhere(specs, timeout=seconds + self.load_grace + self.kill_after + 90)
+        ends = seconds + overrun + self.load_grace + self.kill_after
+        answers = self._run_everywhere(specs, timeout=ends + 90)
         outputs = []
         ended: dict[str, str] = {}
         interrupted = False

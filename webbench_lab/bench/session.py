@@ -110,6 +110,11 @@ def _settings(suite, opts: Options) -> dict:
         "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
         "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
         "load_attempts": suite.load_attempts, "quick": opts.quick,
+        "scenario_settings": {
+            s.name: dict(zip(("concurrency", "duration_s", "timeout_s"), suite.settings(s), strict=True))
+            | ({"why": s.why} if s.why else {})
+            for s in suite.scenarios
+        },
     }  # fmt: skip
 
 

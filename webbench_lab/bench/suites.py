@@ -5,10 +5,16 @@ Schema (every field required unless marked optional):
   load_tool: siege | wrk | k6        concurrency: int > 0     duration: int > 0 (seconds)
   warmup: int >= 0 (seconds)         repeats: int > 0         levels: [int > 0, ...]
   systems: [system name, ...]        scenarios: [{name: str, endpoint: str starting with /}, ...]
+  each scenario may set its own, where the suite's settings cannot measure it on this lab:
+         concurrency: int > 0, duration: int > 0 (seconds), timeout: int > 0 (seconds a request
+         may take before it counts as failed; default DEFAULT_TIMEOUT_S, 60) and why: str, what
+         differs from the published lab and why (required with any of the three; the report
+         prints it beside the figures)
   load_attempts: optional int > 0 (default 3): how often a case is measured when its load tool
          hangs and has to be killed; the figure is the first attempt that completed
   quick: optional mapping overriding duration, warmup, levels, systems, concurrency, and
-         endpoints ({scenario name: endpoint}) for `--quick` runs
+         endpoints ({scenario name: endpoint}) for `--quick` runs; its duration and concurrency
+         also cap a scenario's own (a quick run stays quick), its timeout stays
   published: optional mapping {scenario: {system: figures}} of the published results
 """
 
@@ -21,6 +27,7 @@ from typing import Any
 
 from webbench_lab.apps import systems as systems_mod
 from webbench_lab.bench.loadtools import TOOLS
+from webbench_lab.bench.loadtools.base import DEFAULT_TIMEOUT_S
 from webbench_lab.errors import UserError
 from webbench_lab.paths import REPO
 from webbench_lab.yamlfile import display, load_mapping
@@ -32,8 +39,26 @@ DEFAULT_LOAD_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Scenario:
+    """One endpoint of a suite; `None` settings are the suite's (timeout: DEFAULT_TIMEOUT_S)."""
+
     name: str
     endpoint: str
+    concurrency: int | None = None
+    duration: int | None = None
+    timeout: int | None = None
+    why: str = ""
+
+    @property
+    def overridden(self) -> bool:
+        return (self.concurrency, self.duration, self.timeout) != (None, None, None)
+
+
+_SCENARIO_SETTINGS = ("concurrency", "duration", "timeout")
+_SCENARIO_KEYS = ("name", "endpoint", *_SCENARIO_SETTINGS, "why")
+
+
+def _capped(own: int | None, cap: int | None) -> int | None:
+    return own if own is None or cap is None else min(own, cap)
 
 
 @dataclass(frozen=True)
@@ -65,7 +90,23 @@ class Suite:
             levels=q.get("levels", self.levels),
             systems=q.get("systems", self.systems),
             concurrency=q.get("concurrency", self.concurrency),
-            scenarios=[Scenario(s.name, endpoints.get(s.name, s.endpoint)) for s in self.scenarios],
+            scenarios=[
+                dataclasses.replace(
+                    s,
+                    endpoint=endpoints.get(s.name, s.endpoint),
+                    duration=_capped(s.duration, q.get("duration")),
+                    concurrency=_capped(s.concurrency, q.get("concurrency")),
+                )
+                for s in self.scenarios
+            ],
+        )
+
+    def settings(self, scenario: Scenario) -> tuple[int, int, int]:
+        """A scenario's concurrency, duration and request timeout: its own, else the suite's."""
+        return (
+            scenario.concurrency or self.concurrency,
+            scenario.duration or self.duration,
+            scenario.timeout or DEFAULT_TIMEOUT_S,
         )
 
 
@@ -142,7 +183,7 @@ def load_suite(name_or_path: str) -> Suite:
             or not item["endpoint"].startswith("/")
         ):
             raise fail("scenarios", "a list of {name: str, endpoint: str starting with /}", item)
-        scenarios.append(Scenario(item["name"], item["endpoint"]))
+        scenarios.append(_scenario(item, fail))
     if not scenarios:
         raise fail("scenarios", "a non-empty list")
     return Suite(
@@ -150,3 +191,28 @@ def load_suite(name_or_path: str) -> Suite:
         scenarios=scenarios,
         path=path,
     )
+
+
+def _scenario(item: dict[str, Any], fail) -> Scenario:
+    """A scenario's own settings, each checked (`why` is required with any of them)."""
+    where = f"scenarios.{item['name']}"
+    for key in item:
+        if key not in _SCENARIO_KEYS:
+            raise fail(f"{where}.{key}", f"left out (unknown); known keys: {', '.join(_SCENARIO_KEYS)}")
+    own: dict[str, int] = {}
+    for key in _SCENARIO_SETTINGS:
+        if key in item:
+            value = item[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise fail(f"{where}.{key}", "a positive int (seconds for duration and timeout)", value)
+            own[key] = value
+    why = item.get("why")
+    if "why" in item and (not isinstance(why, str) or not why.strip()):
+        raise fail(f"{where}.why", "a non-empty str: what differs from the published lab and why", why)
+    if own and not why:
+        raise fail(
+            f"{where}.why", f"given with {', '.join(own)}: say what differs from the published lab and why"
+        )
+    if why and not own:
+        raise fail(f"{where}.why", "given only with concurrency, duration or timeout", why)
+    return Scenario(item["name"], item["endpoint"], why=why or "", **own)

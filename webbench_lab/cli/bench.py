@@ -6,6 +6,7 @@ import argparse
 
 from rich.table import Table
 
+from webbench_lab.bench import report
 from webbench_lab.bench.plan import Options, effective_suite, expected_seconds, plan
 from webbench_lab.bench.suites import DEFAULT_SUITE, load_suite
 from webbench_lab.cli.options import INVENTORY, resolve_inventory
@@ -20,7 +21,9 @@ def register(sub) -> None:
     bench.add_argument("--suite", default=DEFAULT_SUITE, help="suite name (suites/NAME.yml) or path")
     bench.add_argument("--only", action="append", default=[], help="only these systems (repeat or a,b)")
     bench.add_argument("--levels", help="levels to run, e.g. 1,2")
-    bench.add_argument("--duration", type=int, help="seconds of measurement per case")
+    bench.add_argument(
+        "--duration", type=int, help="seconds of measurement per case, for every scenario (its own too)"
+    )
     bench.add_argument("--repeats", type=int, help="repeats per case")
     bench.add_argument("--load-tool", help="siege, wrk or k6 instead of the suite's tool")
     bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
@@ -78,3 +81,5 @@ def _print_plan(suite, cases) -> None:
         f"{len(cases)} cases with {suite.load_tool}, {suite.concurrency} concurrent, "
         f"{suite.duration} s each after {suite.warmup} s warm-up: about {seconds / 60:.1f} minutes"
     )
+    for line in report.differs(suite):
+        out.print(line, markup=False)

@@ -11,15 +11,21 @@ from typing import Any, ClassVar
 
 from webbench_lab.errors import LabFailure
 
+DEFAULT_TIMEOUT_S = 60  # a request's timeout when the suite does not set one (k6's own default)
+
 
 @dataclass
 class LoadResult:
-    """The figures of one load process; `None` where the tool does not give them."""
+    """The figures of one load process; `None` where the tool does not give them.
+
+    `rate` is successful requests (siege: transactions) per second: a request that failed, timed
+    out or was answered with a status of 400 or more is not counted in it (it is in `failures`).
+    With no request finished in time the rate is 0, which is a measurement, not an error."""
 
     tool: str
-    requests: int  # finished transactions (siege) or requests (wrk, k6)
-    rate: float  # per second
-    failures: int  # errors and non-2xx answers
+    requests: int  # every request with an outcome: answered, failed or timed out (see each parser)
+    rate: float  # successful requests (transactions) per second
+    failures: int  # errors, timeouts and answers >= 400
     elapsed: float | None = None
     availability: float | None = None  # percent, siege's own figure or derived
     p50_ms: float | None = None
@@ -47,6 +53,7 @@ class LoadSpec:
     prefix: str  # a file-name prefix unique to this process
     settings: Mapping[str, Any] = field(default_factory=dict)  # the generator's host vars
     cpus: int = 1  # CPUs the generator may use
+    timeout: int = DEFAULT_TIMEOUT_S  # seconds a request may take before it counts as failed
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,11 @@ class LoadTool(ABC):
     @abstractmethod
     def parse(self, text: str) -> LoadResult:
         """The figures from the tool's output (or its result file); ParseError if there are none."""
+
+    def overrun(self, spec: LoadSpec) -> float:
+        """Seconds the tool may legitimately run past `spec.seconds` before it ends by itself (k6
+        waits for the requests in flight); the runner interrupts it only after that."""
+        return 0.0
 
 
 def last_line(text: str) -> str:

@@ -40,14 +40,17 @@ class Siege(LoadTool):
             raise ParseError(f"siege: no JSON summary in its output ({last_line(text)})") from None
         transactions = int(data["transactions"])
         failed = int(data["failed_transactions"])
-        successful = int(data["successful_transactions"])
+        successful = min(int(data["successful_transactions"]), transactions)
+        # siege counts 4xx/5xx answers as transactions that are not successful, and in its
+        # transaction_rate; the rate here is of the successful ones (the same figure when all are).
+        # Its two counters can also differ by one the other way at the end of a timed run. Socket
+        # errors and timeouts are failed_transactions, in no transaction.
+        rate = float(data["transaction_rate"]) * successful / transactions if transactions else 0.0
         return LoadResult(
             tool=self.name,
             requests=transactions,
-            rate=float(data["transaction_rate"]),
-            # siege counts 4xx/5xx answers as transactions that are not successful (its two
-            # counters can also differ by one the other way at the end of a timed run).
-            failures=failed + max(0, transactions - successful),
+            rate=rate,
+            failures=failed + transactions - successful,
             elapsed=float(data["elapsed_time"]),
             availability=float(data["availability"]),
             mean_ms=float(data["response_time"]) * 1000 if transactions else None,

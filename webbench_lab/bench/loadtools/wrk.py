@@ -40,10 +40,12 @@ class Wrk(LoadTool):
         if not total or not rate:
             raise ParseError(f"wrk: no summary in its output ({last_line(text)})")
         requests = int(total.group(1))
-        failures = 0
+        # wrk's Requests/sec counts every answer; answers >= 400 ("Non-2xx or 3xx") are not
+        # successful and are left out of the rate. Its socket errors are in no request (a
+        # "timeout" counts a slow answer, which is still a request: wrk abandons none).
         non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-        if non2xx:
-            failures += int(non2xx.group(1))
+        bad = min(int(non2xx.group(1)), requests) if non2xx else 0
+        failures = bad
         errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
         if errors:
             failures += sum(int(g) for g in errors.groups())
@@ -53,7 +55,7 @@ class Wrk(LoadTool):
         return LoadResult(
             tool=self.name,
             requests=requests,
-            rate=float(rate.group(1)),
+            rate=float(rate.group(1)) * (requests - bad) / requests if requests else 0.0,
             failures=failures,
             elapsed=_ms(total.group(2) + total.group(3)) / 1000,
             availability=100.0 * (requests - min(failures, requests)) / requests if requests else 0.0,
