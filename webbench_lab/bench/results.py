@@ -129,15 +129,17 @@ class ResultsDir:
         self.write_json(self.path / "manifest.json", self.manifest)
 
     def _start_resume(self, fields: dict[str, Any]) -> None:
-        """A resume starts: the run's identity (suite, settings, planned cases, inventory) must be
-        the recorded one; what the last end wrote and what unfinished cases left is moved aside; a
-        `resumes` entry records it (`started` stays the first start)."""
-        where = display(self.path / "manifest.json")
+        """A resume starts: the run's identity (suite, settings, inventory; the planned cases that
+        have no case.json) must be the recorded one; what the last end wrote and what unfinished
+        cases left is moved aside; a `resumes` entry records it (`started` stays the first start)."""
         for key in IDENTITY:
-            if key in fields and key in self.manifest:
-                diff = _difference(_as_json(fields[key]), self.manifest[key], key)
-                if diff:
-                    raise UserError(f"{where}: {diff}; resume with what the run used, or start a new run")
+            if key in fields and key != "planned_cases":
+                self.check_identity(key, fields[key])
+        if "planned_cases" in fields:  # the session plans the cases left to run
+            left = [k for k in self.manifest["planned_cases"] if k not in self.kept]
+            diff = _difference(_as_json(fields["planned_cases"]), left, "the cases left to run")
+            if diff:
+                raise UserError(f"{display(self.path / 'manifest.json')}: {diff}; start a new run")
         resumes = self.manifest.setdefault("resumes", [])
         number = len(resumes) + 1
         moved = self._move_aside(number)
@@ -162,6 +164,15 @@ class ResultsDir:
         }
         resumes.append(self.resume_entry)
         self.write_json(self.path / "manifest.json", self.manifest)
+
+    def check_identity(self, key: str, value: Any) -> None:
+        """A resume's `key` (suite, settings, planned_cases, inventory) must be the recorded one."""
+        if key not in self.manifest:
+            return
+        diff = _difference(_as_json(value), self.manifest[key], key)
+        if diff:
+            where = display(self.path / "manifest.json")
+            raise UserError(f"{where}: {diff}; resume with what the run used, or start a new run")
 
     def _move_aside(self, number: int) -> dict[str, str]:
         """What the resume would otherwise overwrite, moved (never deleted), as {from: to}: the

@@ -7,8 +7,8 @@ suite.yml, a manifest that is not UTF-8 JSON with `suite`, `settings` and `plann
 its run is complete, when the kept suite.yml no longer loads, when the settings it gives today
 differ from the recorded ones, when the cases they plan differ from `planned_cases`, when a
 finished case's case.json cannot be read, or when a command-line option says something else than
-the recorded settings (`refuse_other_options`). The lab's inventory must be the run's too
-(checked when the resume starts, `ResultsDir.start_manifest`).
+the recorded settings (`refuse_other_options`). The inventory must be the run's too
+(`ResultsDir.check_identity`, before anything runs).
 """
 
 from __future__ import annotations

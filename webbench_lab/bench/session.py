@@ -116,6 +116,11 @@ def _settings(suite, opts: Options) -> dict:
     return run_settings(suite, opts)  # in plan.py: `--resume` checks them too
 
 
+def recorded_inventory(inventory_path: Path) -> dict:
+    """The inventory as a run's manifest records it (`bench --resume` checks it is the run's)."""
+    return _inventory_without_secrets(load_inventory(inventory_path))
+
+
 def _inventory_without_secrets(inventory: LabInventory) -> dict:
     """Hosts as the run used them; key files are named, never read; passwords never kept."""
     return {

@@ -89,8 +89,9 @@ def _resume(args: argparse.Namespace) -> int:
         _print_plan(run_.run_suite, remaining)
         return 0
     inventory_path = resolve_inventory(args.inventory)
-    from webbench_lab.bench.session import execute
+    from webbench_lab.bench.session import execute, recorded_inventory
 
+    run_.results.check_identity("inventory", recorded_inventory(inventory_path))
     console.print(run_.line(), markup=False)
     return execute(
         inventory_path, run_.suite, run_.run_suite, run_.opts, remaining, None, resumed=run_.results
