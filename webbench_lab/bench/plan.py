@@ -71,6 +71,21 @@ def effective_suite(suite: Suite, opts: Options) -> Suite:
     return dataclasses.replace(suite, **changes)
 
 
+def run_settings(suite: Suite, opts: Options) -> dict[str, Any]:
+    """The effective settings of a run, as the manifest keeps them (and `--resume` checks them)."""
+    return {
+        "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
+        "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
+        "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
+        "load_attempts": suite.load_attempts, "quick": opts.quick,
+        "scenario_settings": {
+            s.name: dict(zip(("concurrency", "duration_s", "timeout_s"), suite.settings(s), strict=True))
+            | ({"why": s.why} if s.why else {})
+            for s in suite.scenarios
+        },
+    }  # fmt: skip
+
+
 def plan(suite: Suite) -> list[Case]:
     return [
         Case(system, level, sc.name, sc.endpoint, repeat, *suite.settings(sc))

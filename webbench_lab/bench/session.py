@@ -18,7 +18,7 @@ from rich.progress import (
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.audit import collect
 from webbench_lab.bench import report
-from webbench_lab.bench.plan import Case, Options
+from webbench_lab.bench.plan import Case, Options, run_settings
 from webbench_lab.bench.results import ResultsDir, default_root
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import Suite
@@ -28,14 +28,15 @@ from webbench_lab.ui import console, out
 
 
 def execute(
-    inventory_path: Path, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case], root: str | None
-) -> int:
+    inventory_path: Path, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case], root: str | None,
+    resumed: ResultsDir | None = None,
+) -> int:  # fmt: skip
     """Run the cases; 0 when every case has its figure (or is not buildable), 1 otherwise, 130 on
-    Ctrl-C. Every finished case is kept whatever happens."""
+    Ctrl-C. Every finished case is kept whatever happens. `resumed`: the directory of the run this
+    one continues (`bench --resume`, bench/resume.py), instead of a new one; `cases` are its
+    remaining cases."""
     inventory = load_inventory(inventory_path)
-    results = ResultsDir(Path(root) if root else default_root(), run_suite.name)
-    assert suite.path is not None
-    results.copy_suite(suite.path)
+    results = resumed or _new_results(root, suite, run_suite)
     console.print(f"results: {results.path}")
     with Lab(inventory) as lab:
         runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
@@ -83,7 +84,14 @@ def execute(
         out.print(table)
     out.print(report.FOOTNOTE)
     out.print(f"results: {results.path}")
-    return 1 if runner.failed else 0
+    return 1 if runner.failed or results.failed_before else 0
+
+
+def _new_results(root: str | None, suite: Suite, run_suite: Suite) -> ResultsDir:
+    results = ResultsDir(Path(root) if root else default_root(), run_suite.name)
+    assert suite.path is not None
+    results.copy_suite(suite.path)
+    return results
 
 
 def _audit(results: ResultsDir, lab: Lab) -> dict:
@@ -105,17 +113,12 @@ def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
 
 
 def _settings(suite, opts: Options) -> dict:
-    return {
-        "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
-        "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
-        "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
-        "load_attempts": suite.load_attempts, "quick": opts.quick,
-        "scenario_settings": {
-            s.name: dict(zip(("concurrency", "duration_s", "timeout_s"), suite.settings(s), strict=True))
-            | ({"why": s.why} if s.why else {})
-            for s in suite.scenarios
-        },
-    }  # fmt: skip
+    return run_settings(suite, opts)  # in plan.py: `--resume` checks them too
+
+
+def recorded_inventory(inventory_path: Path) -> dict:
+    """The inventory as a run's manifest records it (`bench --resume` checks it is the run's)."""
+    return _inventory_without_secrets(load_inventory(inventory_path))
 
 
 def _inventory_without_secrets(inventory: LabInventory) -> dict:

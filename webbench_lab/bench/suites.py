@@ -135,7 +135,9 @@ def resolve(name_or_path: str) -> Path:
     return SUITES / f"{name_or_path}.yml"
 
 
-def load_suite(name_or_path: str) -> Suite:
+def load_suite(name_or_path: str, name: str | None = None) -> Suite:
+    """The suite, checked; `name`: the name its `name` field must give when the file is not named
+    after it (a results directory's copy, suite.yml)."""
     path = resolve(name_or_path)
     where = display(path)
     if not path.is_file():
@@ -159,8 +161,8 @@ def load_suite(name_or_path: str) -> Suite:
         value = data[key]
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             raise fail(key, f"a {typ.__name__}", value)
-    if data["name"] != path.stem:
-        raise fail("name", f"the file's name '{path.stem}'", data["name"])
+    if data["name"] != (name or path.stem):
+        raise fail("name", f"the file's name '{name or path.stem}'", data["name"])
     if data["load_tool"] not in TOOLS:
         raise fail("load_tool", f"one of {', '.join(TOOLS)}", data["load_tool"])
     for key in ("concurrency", "duration", "repeats", "load_attempts"):

@@ -1,4 +1,5 @@
-"""`webbench-lab bench`: plan a suite (--dry-run prints it), or run it into a new results directory."""
+"""`webbench-lab bench`: plan a suite (--dry-run prints it), run it into a new results directory, or
+resume a run that did not finish (--resume DIR) in its own directory."""
 
 from __future__ import annotations
 
@@ -6,19 +7,28 @@ import argparse
 
 from rich.table import Table
 
-from webbench_lab.bench import report
+from webbench_lab.bench import report, resume
 from webbench_lab.bench.plan import Options, effective_suite, expected_seconds, plan
 from webbench_lab.bench.suites import DEFAULT_SUITE, load_suite
 from webbench_lab.cli.options import INVENTORY, resolve_inventory
 from webbench_lab.errors import UserError
-from webbench_lab.ui import out
+from webbench_lab.ui import console, out
+
+RESUME_HELP = (
+    "continue the run in DIR (interrupted, or its driver died) in DIR: cases with a case.json are "
+    "kept as they are, the others run, what they left is moved aside; the run is rebuilt from "
+    "DIR/suite.yml and the manifest's settings, so other --suite/--only/--levels/--duration/"
+    "--repeats/--load-tool/--quick are refused, as is a complete run, a directory without "
+    "manifest.json or suite.yml, a suite.yml that no longer loads, settings or planned cases it no "
+    "longer gives, and another inventory (exit 2)"
+)
 
 
 def register(sub) -> None:
     bench = sub.add_parser(
         "bench", help="run a benchmark suite and keep everything in results/", parents=[INVENTORY]
     )
-    bench.add_argument("--suite", default=DEFAULT_SUITE, help="suite name (suites/NAME.yml) or path")
+    bench.add_argument("--suite", help=f"suite name (suites/NAME.yml) or path (default {DEFAULT_SUITE})")
     bench.add_argument("--only", action="append", default=[], help="only these systems (repeat or a,b)")
     bench.add_argument("--levels", help="levels to run, e.g. 1,2")
     bench.add_argument(
@@ -29,6 +39,7 @@ def register(sub) -> None:
     bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
     bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
     bench.add_argument("--results", help="results root (default: results/)")
+    bench.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
     bench.set_defaults(handler=run)
 
 
@@ -45,9 +56,11 @@ def parse_levels(text: str | None) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    suite = load_suite(args.suite)
+    if args.resume:
+        return _resume(args)
+    suite = load_suite(args.suite or DEFAULT_SUITE)
     opts = Options(
-        only=[s for item in args.only for s in item.split(",") if s],
+        only=_only(args),
         levels=parse_levels(args.levels),
         duration=_positive(args.duration, "--duration"),
         repeats=_positive(args.repeats, "--repeats"),
@@ -63,6 +76,32 @@ def run(args: argparse.Namespace) -> int:
     from webbench_lab.bench.session import execute
 
     return execute(inventory_path, suite, run_suite, opts, cases, args.results)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    run_ = resume.open_run(args.resume)
+    resume.refuse_other_options(
+        run_, suite=args.suite, only=_only(args), levels=parse_levels(args.levels),
+        duration=_positive(args.duration, "--duration"), repeats=_positive(args.repeats, "--repeats"),
+        load_tool=args.load_tool, quick=args.quick, results_root=args.results,
+    )  # fmt: skip
+    remaining = run_.remaining
+    if args.dry_run:
+        out.print(run_.line())
+        _print_plan(run_.run_suite, remaining)
+        return 0
+    inventory_path = resolve_inventory(args.inventory)
+    from webbench_lab.bench.session import execute, recorded_inventory
+
+    run_.results.check_identity("inventory", recorded_inventory(inventory_path))
+    console.print(run_.line(), markup=False)
+    return execute(
+        inventory_path, run_.suite, run_.run_suite, run_.opts, remaining, None, resumed=run_.results
+    )
+
+
+def _only(args: argparse.Namespace) -> list[str]:
+    return [s for item in args.only for s in item.split(",") if s]
 
 
 def _positive(value: int | None, flag: str) -> int | None:
