@@ -217,3 +217,93 @@ def test_a_cpu_bound_case_leaves_no_work_behind_for_the_next_case(lab, provision
     assert idle["running"] == [] and second["status"] == "ok", second
     assert second["rate"] > 0
     assert sh(srv, "pgrep -f '[f]astapi_app' || echo none").strip() == "none"
+
+
+def _bench_in_background(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "webbench_lab", "bench", *args, "--results", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def _wait_for_siege(proc: subprocess.Popen[str], gen) -> None:
+    started = time.monotonic()
+    while time.monotonic() < started + 120 and proc.poll() is None:
+        if "siege" in sh(gen, "pgrep -a siege || true"):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"siege not seen while the run went on ({proc.poll()=})")
+
+
+def _run_processes(host, run_id: str) -> int:
+    """Processes on `host` that carry the run's id (the agent's marker)."""
+    found = sh(host, f"grep -las 'WEBBENCH_APP_RUN={run_id}' /proc/[0-9]*/environ | wc -l")
+    return int(found.strip())
+
+
+def test_a_second_bench_or_app_start_during_a_run_is_refused_and_the_run_is_unharmed(
+    lab, provisioned, tmp_path
+):
+    first = _bench_in_background(tmp_path / "first", "--quick", "--only", "go-http", "--levels", "1",
+                                 "--duration", "10")  # fmt: skip
+    _wait_for_siege(first, by_group(lab, "generator"))
+    second = wbl("bench", "--quick", "--only", "go-http", "--results", str(tmp_path / "second"))
+    assert second.returncode == 2, second.stderr
+    (line,) = second.stderr.strip().splitlines()
+    assert line.startswith("webbench-lab: the lab is in use: run ") and "holds host lab-server" in line
+    assert not (tmp_path / "second").exists()  # refused before it wrote anything
+    by_hand = wbl("app", "start", "tornado")
+    assert by_hand.returncode == 2 and "app start tornado: the lab is in use: run " in by_hand.stderr
+    _, err = first.communicate(timeout=180)
+    assert first.returncode == 0, err
+    path = next((tmp_path / "first").iterdir())
+    (row,) = summary(path).values()
+    assert row["status"] == "ok" and row["rate"] > 0
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["run_id"] in line
+
+
+def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_so(lab, provisioned, tmp_path):
+    gen, srv = by_group(lab, "generator"), by_group(lab, "server")
+    driver = _bench_in_background(tmp_path / "killed", "--only", "go-http", "--levels", "1,2",
+                                  "--duration", "30")  # fmt: skip
+    _wait_for_siege(driver, gen)
+    path = next((tmp_path / "killed").iterdir())
+    run_id = json.loads((path / "manifest.json").read_text())["run_id"]
+    assert _run_processes(srv, run_id) > 0 and _run_processes(gen, run_id) > 0
+    driver.kill()  # kill -9: no cleanup of its own
+    driver.wait()
+    killed_at = time.monotonic()
+    while time.monotonic() < killed_at + 30 and (_run_processes(srv, run_id) or _run_processes(gen, run_id)):
+        time.sleep(0.5)
+    assert _run_processes(srv, run_id) == 0 and _run_processes(gen, run_id) == 0
+    assert sh(gen, "pgrep -a siege || echo none").strip() == "none"
+    assert sh(srv, "pgrep -x go-http || echo none").strip() == "none"
+    # The next run starts clean and says what became of the dead one.
+    nxt = wbl("bench", "--quick", "--only", "go-http", "--levels", "1", "--duration", "2",
+              "--results", str(tmp_path / "next"))  # fmt: skip
+    assert nxt.returncode == 0, nxt.stderr
+    manifest = json.loads((run_dir_of(nxt) / "manifest.json").read_text())
+    dead = " ".join(manifest["dead_runs"])
+    assert f"run {run_id}" in dead and "the driver's connection closed" in dead and "go-http" in dead
+    assert f"run {run_id}" in nxt.stderr
+
+
+def test_a_sampler_killed_mid_case_makes_its_samples_missing_and_generator_bound_unknown(
+    lab, provisioned, tmp_path
+):
+    gen = by_group(lab, "generator")
+    driver = _bench_in_background(
+        tmp_path, "--quick", "--only", "go-http", "--levels", "1", "--duration", "10"
+    )
+    started = time.monotonic()
+    while time.monotonic() < started + 120 and driver.poll() is None:
+        if sh(gen, "pkill -9 -f '[a]ppctl.py sampler' && echo killed || true").strip() == "killed":
+            break
+        time.sleep(0.2)
+    _, err = driver.communicate(timeout=180)
+    assert driver.returncode == 0, err
+    (row,) = summary(next(tmp_path.iterdir())).values()
+    assert row["status"] == "ok" and row["rate"] > 0
+    assert row["samples_missing"] is True and row["generator_bound"] is None, row

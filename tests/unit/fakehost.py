@@ -104,6 +104,8 @@ class FakeHost(HostControl):
         self.load_output = ""  # what each load process writes to its `out` file
         self.samples: dict[str, list[dict[str, Any]]] = {}  # sampler target -> the lines it writes
         self._pids = itertools.count(4000)
+        self.lease: dict[str, Any] | None = None  # the run holding this host (`processes` says so)
+        self.lab_processes: list[dict[str, Any]] = []  # what `processes` lists besides the running
         self.on(r"readlink -f \S+/current", RELEASE + "\n")
 
     # -- the script ---------------------------------------------------------------------------
@@ -125,8 +127,9 @@ class FakeHost(HostControl):
     @property
     def agent_prefix(self) -> str:
         """How the control side calls appctl here: with the lab's run root, then its arguments."""
+        run = [f"WEBBENCH_RUN_ID={self.run_id}"] if self.run_id else []
         run_root = f"WEBBENCH_RUN_ROOT={self.vars['apps_run_root']}"
-        return shlex.join(["env", run_root, "python3", self.vars["apps_agent"]]) + " "
+        return shlex.join(["env", run_root, *run, "python3", self.vars["apps_agent"]]) + " "
 
     # -- the host -----------------------------------------------------------------------------
 
@@ -182,6 +185,12 @@ class FakeHost(HostControl):
                     "meta": spec.get("meta", {}) if spec else {},
                 }
             return {"ok": True, "systems": systems, "listening": []}
+        if verb == "processes":
+            running = [
+                {"pid": spec["pid"], "name": name, "run": self.run_id, "args": "..."}
+                for name, spec in self.running.items()
+            ]
+            return {"ok": True, "processes": [*running, *self.lab_processes], "lease": self.lease}
         if verb == "probe":
             self.probed.append(payload["urls"])
             return {"ok": True, "answers": [self.wrong.get(u) or right_answer(u) for u in payload["urls"]]}

@@ -252,3 +252,47 @@ def test_probe_names_the_endpoint_and_the_port_that_answered_wrong(lab):
     checks = lab.probe(get("tornado"), 2)
     failed = [c for c in checks if not c.ok]
     assert [(c.path, c.detail) for c in failed] == [("/fib/20", "port 8001: status 500, expected 200")]
+
+
+LEASE = {"run_id": "20261125T180000Z-abc123", "started": "2026-11-25T18:00:00Z", "control_host": "ctl",
+         "driver_pid": 4242, "results": "", "guard_pid": 77}  # fmt: skip
+
+
+def test_a_start_by_hand_during_a_run_is_refused_naming_the_run(lab):
+    assert lab.holder() is None
+    lab.refuse_if_held("app start go-http")  # no run: nothing to refuse
+    lab.server.lease = LEASE
+    with pytest.raises(UserError) as err:
+        lab.refuse_if_held("app start go-http")
+    assert str(err.value) == (
+        "app start go-http: the lab is in use: run 20261125T180000Z-abc123 (started 2026-11-25T18:00:00Z"
+        " on ctl, driver pid 4242) holds host srv1; wait for it to end"
+    )
+
+
+def test_processes_of_every_host_with_their_runs(lab):
+    lab.start(get("tornado"), 1)
+    lab.generator.lab_processes = [{"pid": 9, "name": "sampler-load", "run": "dead-run", "args": "python3"}]
+    procs = lab.processes()
+    assert [p["name"] for p in procs["srv1"]["processes"]] == ["redis", "tornado"]
+    assert procs["gen1"]["processes"][-1]["run"] == "dead-run" and procs["gen1"]["lease"] is None
+
+
+def test_app_list_marks_orphans_and_the_processes_of_the_run_that_holds_the_lab():
+    from rich.console import Console
+
+    from webbench_lab.cli.app import process_table
+
+    procs = {
+        "srv1": {"ok": True, "lease": LEASE, "processes": [
+            {"pid": 10, "name": "go-http", "run": LEASE["run_id"], "args": "/srv/webbench/go-http"},
+            {"pid": 11, "name": "redis", "run": "", "args": "redis-server"}]},
+        "gen1": {"ok": True, "lease": None, "processes": [
+            {"pid": 12, "name": "sampler-load", "run": "20261125T170000Z-dead00", "args": "python3"}]},
+    }  # fmt: skip
+    console = Console(record=True, width=200)
+    console.print(process_table(procs))  # type: ignore[arg-type]
+    rows = {line.split("│")[3].strip(): line for line in console.export_text().splitlines() if "│" in line}
+    assert "its run is going" in rows["go-http"]
+    assert "started by hand" in rows["redis"]
+    assert "orphan: its run has ended" in rows["sampler-load"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from webbench_lab.agent.appctl import StopAnswer, SystemStatus
+from webbench_lab.agent.appctl import ProcessesAnswer, RunLease, StopAnswer, SystemStatus
 from webbench_lab.apps import services, systems
 from webbench_lab.apps.builds import build_go
 from webbench_lab.apps.systems import HostPaths, System
@@ -105,6 +105,24 @@ class Lab:
 
     def stop_services(self) -> None:
         services.stop_services(self.server, self.backend)
+
+    def holder(self) -> RunLease | None:
+        """The benchmark run that holds the lab now (its guard lives on the server), if any."""
+        return self.server.processes()["lease"]
+
+    def refuse_if_held(self, what: str) -> None:
+        """`app start` during a run would change what the run measures: one line, exit 2."""
+        lease = self.holder()
+        if lease:
+            raise UserError(
+                f"{what}: the lab is in use: run {lease.get('run_id', '?')} (started "
+                f"{lease.get('started') or '?'} on {lease.get('control_host') or '?'}, driver pid "
+                f"{lease.get('driver_pid') or '?'}) holds host {self.server.host.name}; wait for it to end"
+            )
+
+    def processes(self) -> dict[str, ProcessesAnswer]:
+        """Every process of the lab on each host, and the run holding each host, by host name."""
+        return {name: hc.processes() for name, hc in self.controls().items()}
 
     def status(self) -> dict[str, SystemStatus]:
         """appctl's view of every system on the server: running, pid, processes, level."""

@@ -91,6 +91,11 @@ class Runner:
         for hc in self._own:
             hc.close()
 
+    def controls(self) -> list[HostControl]:
+        """Every connection the run uses (the lab's and the runner's own), each once."""
+        found = {id(hc): hc for hc in [*self.lab.controls().values(), *self.generators]}
+        return list(found.values())
+
     # -- the run ------------------------------------------------------------------------------
 
     def run(self, cases: list[Case]) -> None:

@@ -3,6 +3,11 @@ bar, the audit when it ends, and a clean end after Ctrl-C or a lost host."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,8 @@ from webbench_lab.bench.results import ResultsDir, default_root
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.guard import RunGuard, describe_dead_run
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
 from webbench_lab.ui import console, out
 
@@ -36,16 +43,34 @@ def execute(
     one continues (`bench --resume`, bench/resume.py), instead of a new one; `cases` are its
     remaining cases."""
     inventory = load_inventory(inventory_path)
+    run_id = _run_id()
+    # The run's hold on the lab comes first: a second run is refused before it writes anything.
+    guard = hold_lab(inventory, run_id)
+    try:
+        code = _run(inventory, suite, run_suite, opts, cases, root, resumed, guard)
+    finally:
+        guard.release_quietly()
+    return code
+
+
+def _run(
+    inventory: LabInventory, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
+    root: str | None, resumed: ResultsDir | None, guard: LabHold,
+) -> int:  # fmt: skip
     results = resumed or _new_results(root, suite, run_suite)
     console.print(f"results: {results.path}")
     with Lab(inventory) as lab:
         runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
+        for hc in runner.controls():
+            hc.run_id = guard.run_id
         results.start_manifest(
             suite=run_suite.name,
             settings=_settings(run_suite, opts),
             planned_cases=[c.key for c in cases],
             inventory=_inventory_without_secrets(inventory),
             lab_commit=collect.git_commit(),
+            run_id=guard.run_id,
+            dead_runs=guard.dead_runs,
         )
         try:
             with runner.progress:
@@ -56,7 +81,7 @@ def execute(
             problems = runner.emergency_stop(run_suite.systems)
             _finish(
                 results, run_suite, complete=False, interrupted=True, cleanup_problems=problems,
-                **_audit(results, lab),
+                **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
                 f"webbench-lab: interrupted: load and systems stopped; finished cases kept in {results.path}",
@@ -71,7 +96,7 @@ def execute(
                 problems.append(str(cleanup))
             _finish(
                 results, run_suite, complete=False, error=str(exc), cleanup_problems=problems,
-                **_audit(results, lab),
+                **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
                 f"webbench-lab: run stopped: {exc}; finished cases kept in {results.path}", markup=False
@@ -79,12 +104,74 @@ def execute(
             return 1
         finally:
             runner.close()
-    _finish(results, run_suite, complete=True, **audited)
+    _finish(results, run_suite, complete=True, **audited, ended_by_guard=guard.release())
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
     out.print(f"results: {results.path}")
     return 1 if runner.failed or results.failed_before else 0
+
+
+def _run_id() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
+class LabHold:
+    """The run's guards on every host of the lab (hosts/guard.py), on connections of their own."""
+
+    def __init__(self, inventory: LabInventory, run_id: str) -> None:
+        hosts = sorted(inventory.hosts.values(), key=lambda h: "server" not in h.groups)
+        self.run_id = run_id
+        self.controls = [HostControl(h) for h in hosts]
+        info = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "control_host": socket.gethostname(),
+            "driver_pid": os.getpid(),
+        }
+        self.guard = RunGuard(self.controls, run_id, info)
+        self.dead_runs: list[str] = []
+        self._released: dict[str, list[str]] | None = None
+
+    def acquire(self) -> None:
+        try:
+            first = self.guard.acquire()
+        except BaseException:
+            self._close()
+            raise
+        for host, answer in first.items():
+            line = describe_dead_run(host, answer)
+            if line:
+                console.print(f"webbench-lab: {line}", markup=False)
+                self.dead_runs.append(line)
+
+    def release(self) -> dict[str, list[str]]:
+        """End the hold (each guard ends what the run left, such as the services it started); what
+        each host's guard ended, by name, for the manifest."""
+        if self._released is None:
+            last = self.guard.release()
+            self._released = {
+                host: sorted({p["name"] for p in answer.get("ended", [])})
+                if answer.get("ok")
+                else [f"guard: {answer.get('error')}"]
+                for host, answer in last.items()
+            }
+            self._close()
+        return self._released
+
+    def release_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.release()
+
+    def _close(self) -> None:
+        for hc in self.controls:
+            with contextlib.suppress(Exception):
+                hc.close()
+
+
+def hold_lab(inventory: LabInventory, run_id: str) -> LabHold:
+    hold = LabHold(inventory, run_id)
+    hold.acquire()
+    return hold
 
 
 def _new_results(root: str | None, suite: Suite, run_suite: Suite) -> ResultsDir:

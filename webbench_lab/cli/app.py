@@ -10,6 +10,7 @@ from webbench_lab.cli.options import INVENTORY, resolve_inventory
 from webbench_lab.ui import out
 
 if TYPE_CHECKING:
+    from webbench_lab.agent.appctl import ProcessesAnswer
     from webbench_lab.apps.lifecycle import Lab
 
 
@@ -53,6 +54,7 @@ def start_command(args: argparse.Namespace) -> int:
     system = systems.get(args.system)
     level = systems.check_level(args.level)
     with _lab(args) as lab:
+        lab.refuse_if_held(f"app start {system.name}")
         running = lab.start(system, level)
         out.print(
             f"{system.name} (level {level}) running: pid {running.pid}, ports "
@@ -95,6 +97,7 @@ def list_command(args: argparse.Namespace) -> int:
 
     with _lab(args) as lab:
         status = lab.status()
+        procs = lab.processes()
     table = Table("system", "row", "lab", "model", "state", "level", "ports", "processes")
     for name, system in systems.all_systems().items():
         st = status.get(name)
@@ -111,4 +114,27 @@ def list_command(args: argparse.Namespace) -> int:
             str(len(st["processes"]) if st else 0),
         )
     out.print(table)
+    out.print(process_table(procs))
     return 0
+
+
+def process_table(procs: dict[str, ProcessesAnswer]):
+    """Every process of the lab on every host: what it belongs to and which run started it; one
+    whose run no longer holds the lab is an orphan (its driver died and its guard did not end it)."""
+    from rich.table import Table
+
+    table = Table("host", "pid", "of", "run", "state", "command", title="processes of the lab")
+    for host, answer in procs.items():
+        lease = answer["lease"]
+        holder = lease["run_id"] if lease else None
+        if holder:
+            out.print(f"{host}: held by run {holder} (started {lease.get('started') if lease else '?'})")
+        for p in answer["processes"]:
+            if not p["run"]:
+                state = "started by hand"
+            elif p["run"] == holder:
+                state = "its run is going"
+            else:
+                state = "orphan: its run has ended"
+            table.add_row(host, str(p["pid"]), p["name"], p["run"] or "-", state, p["args"][:60])
+    return table

@@ -17,6 +17,7 @@ from webbench_lab.agent.appctl import (
     LaunchSpec,
     ProbeAnswer,
     ProbeSpec,
+    ProcessesAnswer,
     QuietAnswer,
     StartAnswer,
     StatusAnswer,
@@ -30,6 +31,8 @@ from webbench_lab.hosts.ssh import connect
 
 class HostControl:
     """One open, strictly verified connection to a host, as root (sudo -n for non-root users)."""
+
+    run_id = ""  # set during a benchmark run: every process the agent starts then carries it
 
     def __init__(self, host: LabHost) -> None:
         self.host = host
@@ -87,8 +90,10 @@ class HostControl:
     def agent_argv(self, *args: str) -> list[str]:
         """The agent's command line on this host (provisioning put it at apps_agent), with the run
         root the rest of the lab uses (apps_run_root, which an inventory may move)."""
-        run_root = f"WEBBENCH_RUN_ROOT={self.vars['apps_run_root']}"
-        return ["env", run_root, "python3", self.vars["apps_agent"], *args]
+        env = [f"WEBBENCH_RUN_ROOT={self.vars['apps_run_root']}"]
+        if self.run_id:
+            env.append(f"WEBBENCH_RUN_ID={self.run_id}")
+        return ["env", *env, "python3", self.vars["apps_agent"], *args]
 
     def agent_command(self, *args: str) -> str:
         return shlex.join(self.agent_argv(*args))
@@ -108,6 +113,9 @@ class HostControl:
     def probe(self, urls: list[str], timeout: float = 180) -> ProbeAnswer:
         spec: ProbeSpec = {"urls": urls}
         return cast(ProbeAnswer, self.agent("probe", payload=spec, timeout=timeout))
+
+    def processes(self) -> ProcessesAnswer:
+        return cast(ProcessesAnswer, self.agent("processes"))
 
     def quiet(self, threshold: float, window: float, timeout: float) -> QuietAnswer:
         answer = self.agent("quiet", str(threshold), str(window), str(timeout), timeout=timeout + 30)

@@ -130,7 +130,7 @@ def _parse(host: str, line: str | bytes) -> GuardAnswer:
 
 
 def _in_use(host: str, answer: GuardAnswer) -> str:
-    held = answer.get("held_by") or {}
+    held: dict[str, Any] = dict(answer.get("held_by") or {})
     where = held.get("control_host") or "?"
     return (
         f"the lab is in use: run {held.get('run_id', '?')} (started {held.get('started') or '?'} on "
@@ -148,5 +148,7 @@ def describe_dead_run(host: str, answer: GuardAnswer) -> str | None:
     ended: list[LabProcess] = [*(dead.get("ended") or []), *(dead.get("ended_later") or [])]
     names = sorted({p["name"] for p in ended})
     what = f"{len(ended)} of its processes ended ({', '.join(names)})" if ended else "nothing of it was left"
-    who = f"run {run['run_id']} (started {run.get('started', '?')})" if run.get("run_id") else "an unknown run"
+    who = "an unknown run"
+    if run.get("run_id"):
+        who = f"run {run['run_id']} (started {run.get('started', '?')})"
     return f"{host}: {who} ended without its driver: {dead.get('reason')}; {what}"
