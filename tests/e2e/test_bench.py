@@ -307,3 +307,39 @@ def test_a_sampler_killed_mid_case_makes_its_samples_missing_and_generator_bound
     (row,) = summary(next(tmp_path.iterdir())).values()
     assert row["status"] == "ok" and row["rate"] > 0
     assert row["samples_missing"] is True and row["generator_bound"] is None, row
+
+
+def _files(case_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(case_dir)): p.read_bytes() for p in sorted(case_dir.rglob("*")) if p.is_file()}
+
+
+def test_resume_after_ctrl_c_finishes_the_run_in_the_same_directory(lab, provisioned, tmp_path):
+    gen = by_group(lab, "generator")
+    driver = _bench_in_background(
+        tmp_path, "--quick", "--only", "go-http,tornado", "--levels", "1", "--duration", "8"
+    )
+    started = time.monotonic()
+    first = None
+    while time.monotonic() < started + 180 and driver.poll() is None:
+        done = list(tmp_path.glob("*/cases/*/case.json"))
+        if done and "siege" in sh(gen, "pgrep -a siege || true"):  # the second case is under way
+            first = done[0].parent
+            break
+        time.sleep(0.3)
+    assert first is not None and driver.poll() is None, f"no second case seen ({driver.poll()=})"
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    path = first.parent.parent
+    before = _files(first)
+    resumed = wbl("bench", "--resume", str(path))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {path}: 1 of 2 cases finished, 1 to run" in resumed.stderr
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["complete"] is True and len(manifest["resumes"]) == 1
+    assert (
+        set(summary(path)) == set(manifest["planned_cases"]) == {p.name for p in (path / "cases").iterdir()}
+    )
+    assert all(row["status"] == "ok" for row in summary(path).values())
+    assert _files(first) == before  # the finished case, byte for byte
+    assert list(tmp_path.iterdir()) == [path]  # the same directory, no new one
