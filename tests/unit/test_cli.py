@@ -90,11 +90,11 @@ def test_provision_without_inventory_and_without_local_lab(monkeypatch, capsys, 
 
 def test_the_command_line_imports_nothing_heavy_before_a_command_runs():
     """provision patches gevent before paramiko, fabric or ssl are imported: parsing must not
-    import them (each command imports what it needs when it runs)."""
+    import them (each command imports what it needs when it runs), nor scipy (compare's, slow)."""
     code = (
         "import sys; from webbench_lab.cli.main import build_parser; build_parser(); "
         "print(sorted(m for m in ('paramiko', 'fabric', 'invoke', 'pyinfra', 'ssl', 'gevent', "
-        "'ansible', 'ansible_runner') if m in sys.modules))"
+        "'ansible', 'ansible_runner', 'scipy', 'numpy') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -105,6 +105,6 @@ def test_every_command_has_its_handler():
     parser = cli.build_parser()
     for argv in (["lab", "up"], ["lab", "down"], ["lab", "status"], ["provision"], ["audit"],
                  ["app", "start", "go-http"], ["app", "stop", "go-http"], ["app", "list"],
-                 ["app", "build"], ["bench"], ["verify"]):  # fmt: skip
+                 ["app", "build"], ["bench"], ["verify"], ["compare", "a", "b"]):  # fmt: skip
         args = parser.parse_args(argv)
         assert callable(args.handler) and args.handler.__module__.startswith("webbench_lab.cli."), argv
