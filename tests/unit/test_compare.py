@@ -380,6 +380,20 @@ def test_a_directory_that_is_no_run_and_a_bad_threshold(tmp_path, capsys):
         assert out == "" and fragment in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_output_name_taken_by_something_else_is_refused_and_nothing_is_written(tmp_path, capsys):
+    a, b = pair(tmp_path, {HELLO: A}, {HELLO: A})
+    (b / "compare.json").mkdir()
+    assert cli.main(["compare", str(a), str(b)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "compare.json: exists and is not a file compare wrote; move it away" in err
+    assert not (b / "compare.md").exists()
+
+
+def test_welch_p_of_constant_repeats():
+    assert compare.welch_p([5.0, 5.0], [4.0, 4.0, 4.0]) == 0.0
+    assert compare.welch_p([5.0, 5.0], [5.0, 5.0]) == 1.0
+
+
 def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
     a, b = pair(tmp_path, {HELLO: A}, {HELLO: A})
     (b / "summary.json").write_bytes(b"\xfe\xff")

@@ -376,7 +376,14 @@ def fieller_ci(a: list[float], b: list[float], confidence: float = CONFIDENCE) -
 def write_outputs(comparison: Comparison) -> list[str]:
     """compare.md and compare.json in RUN_B, each atomically; only compare's own earlier outputs
     are replaced. Returns those it replaced."""
-    replaced = [name for name in OUTPUTS if (comparison.b.path / name).exists()]
+    targets = [comparison.b.path / name for name in OUTPUTS]
+    for target in targets:  # checked before either is written: both or neither
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise UserError(
+                f"{display(target)}: exists and is not a file compare wrote; move it away, "
+                "compare writes its own compare.md and compare.json there"
+            )
+    replaced = [t.name for t in targets if t.exists()]
     for name, text in zip(OUTPUTS, (comparison.markdown(), comparison.json()), strict=True):
         target = comparison.b.path / name
         try:
