@@ -13,9 +13,10 @@ import pytest
 
 from webbench_lab.bench import resume, session
 from webbench_lab.bench.record import CaseRecord, Figures
+from webbench_lab.bench.runner import Runner
 from webbench_lab.cli import main as cli
 
-ONLY = ["--only", "go-http,tornado", "--levels", "1,2"]
+ONLY = ["--only", "go-http,tornado", "--levels", "1,2", "--repeats", "1"]
 PLANNED = ["go-http-L1-hello-r1", "go-http-L2-hello-r1", "tornado-L1-hello-r1", "tornado-L2-hello-r1"]
 RAW = "gen1-siege-1.attempt-1.out"
 
@@ -60,6 +61,8 @@ class FakeRunner:
                     load_tool=self.suite.load_tool, figures=figures,
                 )
             )  # fmt: skip
+
+    run_rounds = Runner.run_rounds
 
     def emergency_stop(self, systems) -> list[str]:
         return []
@@ -136,8 +139,10 @@ def test_resume_runs_the_remaining_cases_and_keeps_the_finished_ones_untouched(l
     assert (path / "cases" / PLANNED[2] / RAW).read_text() == f"raw output of {PLANNED[2]}\n"
     assert not (path / "cases" / PLANNED[3] / "interrupted-1").exists()  # it had left nothing
     # Summary and report hold every case, in planned order.
-    assert [r["case"] for r in json.loads((path / "summary.json").read_text())] == PLANNED
-    assert len((path / "summary.csv").read_text().splitlines()) == 5
+    rows = json.loads((path / "summary.json").read_text())
+    assert [r["case"] for r in rows if r["row"] == "repeat"] == PLANNED
+    assert [r["case"] for r in rows if r["row"] == "aggregate"] == [k.removesuffix("-r1") for k in PLANNED]
+    assert len((path / "summary.csv").read_text().splitlines()) == 1 + 4 + 4  # repeats, aggregates
     assert "Run complete: True" in (path / "report.md").read_text()
     # The first run's report is kept beside.
     assert "Run complete: False" in (path / "before-resume-1" / "report.md").read_text()
@@ -254,7 +259,10 @@ FLAG_REFUSALS = {
     "other systems": (["--only", "go-http"], "--only go-http: the run recorded settings.systems"),
     "other levels": (["--levels", "1"], "--levels 1: the run recorded settings.levels"),
     "other duration": (["--duration", "7"], "--duration 7: the run recorded settings.duration_s"),
-    "other repeats": (["--repeats", "2"], "--repeats 2: the run recorded settings.repeats"),
+    "other repeats": (
+        ["--repeats", "2"],
+        "--repeats 2: the run recorded settings.min_repeats and max_repeats 1",
+    ),
     "other tool": (["--load-tool", "wrk"], "--load-tool wrk: the run recorded settings.load_tool"),
     "quick": (["--quick"], "--quick: the run recorded settings.quick False"),
     "another results root": (["--results", "elsewhere"], "--results elsewhere: a resumed run"),

@@ -163,7 +163,7 @@ def test_a_system_that_does_not_start_fails_each_of_its_cases_and_the_run_goes_o
     assert [(results.case_dir(c) / "app.log").read_text() for c in failing] == ["start 1\n", "start 2\n"]
     assert after.key not in results.records  # measured (here: recorded by the fake) instead
     summary = json.loads((results.path / "summary.json").read_text())
-    assert [row["case"] for row in summary] == [c.key for c in failing]
+    assert [row["case"] for row in summary if row["row"] == "repeat"] == [c.key for c in failing]
 
 
 def test_a_system_that_does_not_build_is_not_buildable_and_does_not_fail_the_run(results):
@@ -432,7 +432,9 @@ def test_a_case_with_its_own_settings_runs_with_them_and_no_request_in_time_is_a
     _, _, runner, _, _ = _whole_run(monkeypatch, tmp_path)
     scenario = Scenario("hello", "/Hello/100", concurrency=4, duration=3, timeout=10, why="slow")
     runner.suite = dataclasses.replace(runner.suite, load_tool="k6", scenarios=[scenario])
-    (the_case,) = plan(dataclasses.replace(runner.suite, systems=["go-http"], levels=[1], repeats=1))
+    (the_case,) = plan(
+        dataclasses.replace(runner.suite, systems=["go-http"], levels=[1], min_repeats=1, max_repeats=1)
+    )
     assert (the_case.concurrency, the_case.duration, the_case.timeout) == (4, 3, 10)
     for gen in runner.generators:
         gen.load_output = K6_TIMEOUT_OUTPUT.read_text()
