@@ -62,6 +62,11 @@ def test_narrowing_options():
         ({"repeats": 0}, "field 'repeats' must be a positive int"),
         ({"load_attempts": 0}, "field 'load_attempts' must be a positive int"),
         ({"load_attempts": "3"}, "field 'load_attempts' must be a int"),
+        ({"min_repeats": 4, "max_repeats": 3}, "field 'max_repeats' must be an int >= min_repeats (4)"),
+        ({"repeats": 2}, "field 'repeats' must be left out with min_repeats"),
+        ({"target_ci_pct": 0}, "field 'target_ci_pct' must be a positive number"),
+        ({"target_ci_pct": "5%"}, "field 'target_ci_pct' must be a number, got str"),
+        ({"quick": {"min_repeats": 0}}, "field 'quick.min_repeats' must be a positive int"),
     ],
 )
 def test_bad_suite_fields(tmp_path, change, message):
@@ -197,3 +202,21 @@ def test_bad_scenario_settings(tmp_path, scenario, message):
         load_suite(_suite_with(tmp_path, **scenario))
     assert message in str(err.value) and "mysuite.yml" in str(err.value)
     assert len(str(err.value).splitlines()) == 1
+
+
+def test_repeats_settings_and_the_older_fixed_count(tmp_path):
+    data = yaml.safe_load((SUITES / "web_bench_2011.yml").read_text())
+    data["name"] = "mysuite"
+    for key in ("min_repeats", "max_repeats", "target_ci_pct"):
+        del data[key]
+    path = tmp_path / "mysuite.yml"
+    path.write_text(yaml.safe_dump(data))
+    suite = load_suite(str(path))  # the defaults
+    assert (suite.min_repeats, suite.max_repeats, suite.target_ci_pct) == (3, 6, 5.0)
+    assert (suite.quick_version().min_repeats, suite.quick_version().max_repeats) == (1, 1)
+    path.write_text(yaml.safe_dump({**data, "repeats": 2}))  # a results directory's older copy
+    old = load_suite(str(path))
+    assert (old.min_repeats, old.max_repeats) == (2, 2) and len(plan(old)) == 2 * 27
+    path.write_text(yaml.safe_dump({**data, "min_repeats": 8, "target_ci_pct": 2.5}))
+    many = load_suite(str(path))
+    assert (many.min_repeats, many.max_repeats, many.target_ci_pct) == (8, 8, 2.5)

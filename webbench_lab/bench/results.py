@@ -169,7 +169,7 @@ class ResultsDir:
         previous_end = {
             k: self.manifest.pop(k)
             for k in list(self.manifest)
-            if k not in fields and k not in ("complete", "started", "resumes")
+            if k not in fields and k not in ("complete", "started", "resumes", "extra_cases")
         }
         if previous_end.get("audit") in moved:
             previous_end["audit"] = moved[previous_end["audit"]]
