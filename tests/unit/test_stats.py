@@ -128,9 +128,11 @@ def test_aggregates_and_the_tables_show_mean_interval_n_cost_and_the_oversubscri
     assert row["row"] == "aggregate" and row["rate"] == pytest.approx(4036.0)
     assert row["rate_ci95_pct"] == pytest.approx(summarize(rates).ci95_pct, abs=1e-3) and row["rate_n"] == 3
     (_, header, body1), (_, _, body2) = report.tables(suite, rows)
-    assert header[:4] == ["system", "ours", "n", "µs CPU/req"]
+    assert header[:4] == ["system", "ours", "n", "µs CPU/req (app)"]
     pct = summarize(rates).ci95_pct
-    assert body1[0][1:4] == [f"4,036 ±{pct:.1f}%", "3", f"{one.stats['server_cpu_us_per_req'].mean:,.0f}"]
+    host, app = (one.stats[k].mean or 0 for k in ("server_cpu_us_per_req", "server_app_cpu_us_per_req"))
+    assert body1[0][1:4] == [f"4,036 ±{pct:.1f}%", "3", f"{host:,.0f} ({app:,.0f})"]
+    assert round(host) == 223 and round(app) == 198  # 18 s and 16 s of CPU over about 80,720 requests
     assert body2[0][1:3] == ["4,100 ±? ⁺", "1 of 2"]
     text = report.markdown(suite, rows, {"complete": True})
     assert "levels 2 and 4 add processes, not CPU" in text and "3 to 6 repeats per case" in text

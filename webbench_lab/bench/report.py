@@ -13,7 +13,15 @@ from webbench_lab.bench.stats import Stat
 from webbench_lab.bench.suites import Suite
 
 BASELINE = {"A": "go-http", "B": "gin"}
-LAB_A_HEADER = ["system", "ours", "n", "µs CPU/req", "published", "ours / Go http", "published / Go http"]
+LAB_A_HEADER = [
+    "system",
+    "ours",
+    "n",
+    "µs CPU/req (app)",
+    "published",
+    "ours / Go http",
+    "published / Go http",
+]
 
 
 def _by_case(rows: list[CaseRecord]) -> dict[tuple[str, int, str], Aggregate]:
@@ -41,6 +49,13 @@ def _n(agg: Aggregate | None) -> str:
     if agg is None:
         return "-"
     return f"{agg.n} of {agg.repeats}" if agg.failed else str(agg.n)
+
+
+def _cost(agg: Aggregate | None) -> str:
+    """µs of the server's CPU per request, and in brackets its system's own share (the rest is
+    the kernel's, TCP setup included, and the other processes')."""
+    host, app = _mean(agg, "server_cpu_us_per_req"), _mean(agg, "server_app_cpu_us_per_req")
+    return _fmt(host) if app is None else f"{_fmt(host)} ({_fmt(app)})"
 
 
 def _mean(agg: Aggregate | None, key: str) -> float | None:
@@ -82,7 +97,7 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
                         names[system].display,
                         text,
                         _n(agg),
-                        _fmt(_mean(agg, "server_cpu_us_per_req")),
+                        _cost(agg),
                         _fmt(published_rate),
                         _fmt(rate / base, 2) if rate and base else "-",
                         _fmt(published_rate / pub_base, 2) if published_rate and pub_base else "-",
@@ -108,14 +123,14 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
                         _fmt(_mean(agg, "p50_ms"), 1),
                         _fmt(_mean(agg, "p99_ms"), 1),
                         _fmt(_mean(agg, "server_rss_mb"), 0),
-                        _fmt(_mean(agg, "server_cpu_us_per_req")),
+                        _cost(agg),
                         _fmt(p.get("qps")),
                         _fmt(p.get("p50_ms")),
                         _fmt(p.get("p99_ms")),
                         _fmt(p.get("memory_mb")),
                     ]
                 )
-        header = ["scenario", "system", "QPS", "n", "P50 ms", "P99 ms", "RSS MB", "µs CPU/req",
+        header = ["scenario", "system", "QPS", "n", "P50 ms", "P99 ms", "RSS MB", "µs CPU/req (app)",
                   "pub. QPS", "pub. P50", "pub. P99", "pub. MB"]  # fmt: skip
         out.append((f"Lab B, level {level}", header, body))
     return out
@@ -140,9 +155,10 @@ FOOTNOTE = (
     'Our figures: the mean over the repeats with a figure (n; "2 of 3" when one failed) ± the '
     "half-width of the 95% confidence interval of that mean (Student t), in percent of it; ±? when "
     "it is unknown (one repeat). P50, P99, RSS and µs CPU/req are means over the same repeats.\n"
-    "µs CPU/req: microseconds of the server's CPU (all of its CPUs, the kernel's TCP work included) "
-    "per successful request during the measurement; summary.json also has the system's own "
-    "processes' share (server_app_cpu_us_per_req).\n"
+    "µs CPU/req (app): microseconds of the server's CPU (all of its CPUs) per successful request "
+    "during the measurement, and in brackets the system's own processes' share: the difference is "
+    "mostly the kernel's (TCP setup and teardown with a connection per request). It compares "
+    "across machines where rates do not.\n"
     "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
     "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
     "† retried: the load tool hung and was killed; the figure is from the first attempt that "

@@ -269,7 +269,8 @@ class CaseProgress:
 
     def extend(self, cases: int) -> None:
         """An adaptive round adds `cases` to the bar."""
-        self.bar.update(self.task, total=(self.bar.tasks[0].total or 0) + cases)
+        task = next(t for t in self.bar.tasks if t.id == self.task)
+        self.bar.update(self.task, total=(task.total or 0) + cases)
 
     def hung(self, case, attempt: int, attempts: int, reason: str) -> None:
         again = "measuring again" if attempt < attempts else "no attempt left"
