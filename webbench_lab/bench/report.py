@@ -1,5 +1,7 @@
 """Our numbers beside the published ones: Lab A's tables as the article printed them (one per level,
-transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory)."""
+transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory). Each of
+our figures is a case over its repeats (record.aggregate): the mean with its 95% interval
+(`4,036 ±2.1%`), n, the CPU per request, and the marks of FOOTNOTE."""
 
 from __future__ import annotations
 
