@@ -184,5 +184,5 @@ def test_tables_mark_a_retried_case(retried):
         resources=Resources(50.0, 40.0, 10.0, 9.0, 60.0, False, {"server": 5}),
     )  # fmt: skip
     (_, _, body), *_ = report.tables(suite, [row])
-    assert body[0][1] == ("1,000 †" if retried else "1,000")
+    assert body[0][1] == ("1,000 ±? †" if retried else "1,000 ±?")
     assert "† retried" in report.markdown(suite, [row], {"complete": True})

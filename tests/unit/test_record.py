@@ -81,7 +81,8 @@ def test_results_write_every_case_and_the_summary_reads_back(tmp_path):
     assert json.loads((results.path / "cases" / first.case / "case.json").read_text()) == first.to_json()
     assert read_summary(results.path) == [first, second]
     header = (results.path / "summary.csv").read_text().splitlines()[0].split(",")
-    assert header[:3] == ["case", "system", "level"] and "retried" in header
+    assert header[:4] == ["row", "case", "system", "level"] and "retried" in header
+    assert "rate_ci95_pct" in header and "server_cpu_us_per_req" in header and "oversubscribed" in header
 
 
 def test_the_manifest_versions_come_from_the_runs_audit():
@@ -129,5 +130,5 @@ def test_tables_show_an_unknown_bound_as_a_question_mark():
     row.resources = dataclasses.replace(row.resources, generator_bound=None, samples_missing=True)
     row.retried = False
     (_, _, body), *_ = report.tables(load_suite("web_bench_2011"), [row])
-    assert body[0][1] == "50 ?"
+    assert body[0][1] == "50 ±? ?"  # one repeat: its interval is unknown too
     assert "? generator-bound unknown" in report.FOOTNOTE

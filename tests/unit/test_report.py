@@ -36,7 +36,7 @@ def test_a_case_with_no_request_in_time_is_a_figure_not_a_failure():
     suite = load_suite("fastapi_gin_2025")
     (_, _, body) = report.tables(suite, [_zero("fastapi-uvicorn")])[0]
     row = next(r for r in body if r[0] == "CPU-bound" and r[1] == "FastAPI (uvicorn)")
-    assert row[2:5] == ["0 ?", "60,000.0", "60,000.0"]  # ?: no samples in this record
+    assert row[2:6] == ["0 ±? ?", "1", "60,000.0", "60,000.0"]  # ?: no samples in this record
     assert "Cases without a figure" not in report.markdown(suite, [_zero("gin")], {"complete": True})
 
 

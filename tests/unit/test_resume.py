@@ -13,9 +13,10 @@ import pytest
 
 from webbench_lab.bench import resume, session
 from webbench_lab.bench.record import CaseRecord, Figures
+from webbench_lab.bench.runner import Runner
 from webbench_lab.cli import main as cli
 
-ONLY = ["--only", "go-http,tornado", "--levels", "1,2"]
+ONLY = ["--only", "go-http,tornado", "--levels", "1,2", "--repeats", "1"]
 PLANNED = ["go-http-L1-hello-r1", "go-http-L2-hello-r1", "tornado-L1-hello-r1", "tornado-L2-hello-r1"]
 RAW = "gen1-siege-1.attempt-1.out"
 
@@ -36,6 +37,8 @@ class FakeRunner:
     given) gets Ctrl-C after that case's raw output, before its case.json."""
 
     interrupt_at: int | None = None
+    interrupt_on: str | None = None  # or the case with this key
+    rates: ClassVar[dict[str, float]] = {}  # a case's rate (else 100 + its index)
     ran: ClassVar[list[str]] = []
 
     def __init__(self, lab, suite, results, progress) -> None:
@@ -50,9 +53,10 @@ class FakeRunner:
             self.progress.case(case)
             FakeRunner.ran.append(case.key)
             self.results.write_text(self.results.case_dir(case) / RAW, f"raw output of {case.key}\n")
-            if i == self.interrupt_at:
+            if i == self.interrupt_at or case.key == self.interrupt_on:
                 raise KeyboardInterrupt
-            figures = Figures(100.0 + i, 1000, 0, 100.0, 1.0, 2.0, 3.0, 1.5, 1024)
+            rate = self.rates.get(case.key, 100.0 + i)
+            figures = Figures(rate, 1000, 0, 100.0, 1.0, 2.0, 3.0, 1.5, 1024)
             self.results.write_case(
                 CaseRecord(
                     case=case.key, system=case.system, level=case.level, scenario=case.scenario,
@@ -60,6 +64,8 @@ class FakeRunner:
                     load_tool=self.suite.load_tool, figures=figures,
                 )
             )  # fmt: skip
+
+    run_rounds = Runner.run_rounds
 
     def emergency_stop(self, systems) -> list[str]:
         return []
@@ -79,6 +85,8 @@ def lab(monkeypatch, tmp_path):
     monkeypatch.setattr(session, "_audit", lambda results, lab: {"audit_error": "no lab", "versions": None})
     monkeypatch.setattr(session.collect, "git_commit", lambda: "c0ffee")
     monkeypatch.setattr(FakeRunner, "interrupt_at", None)
+    monkeypatch.setattr(FakeRunner, "interrupt_on", None)
+    monkeypatch.setattr(FakeRunner, "rates", {})
     monkeypatch.setattr(FakeRunner, "ran", [])
     fake.inv = tmp_path / "inventory.yml"
     fake.inv.write_text("all: {}\n")
@@ -136,8 +144,10 @@ def test_resume_runs_the_remaining_cases_and_keeps_the_finished_ones_untouched(l
     assert (path / "cases" / PLANNED[2] / RAW).read_text() == f"raw output of {PLANNED[2]}\n"
     assert not (path / "cases" / PLANNED[3] / "interrupted-1").exists()  # it had left nothing
     # Summary and report hold every case, in planned order.
-    assert [r["case"] for r in json.loads((path / "summary.json").read_text())] == PLANNED
-    assert len((path / "summary.csv").read_text().splitlines()) == 5
+    rows = json.loads((path / "summary.json").read_text())
+    assert [r["case"] for r in rows if r["row"] == "repeat"] == PLANNED
+    assert [r["case"] for r in rows if r["row"] == "aggregate"] == [k.removesuffix("-r1") for k in PLANNED]
+    assert len((path / "summary.csv").read_text().splitlines()) == 1 + 4 + 4  # repeats, aggregates
     assert "Run complete: True" in (path / "report.md").read_text()
     # The first run's report is kept beside.
     assert "Run complete: False" in (path / "before-resume-1" / "report.md").read_text()
@@ -254,7 +264,10 @@ FLAG_REFUSALS = {
     "other systems": (["--only", "go-http"], "--only go-http: the run recorded settings.systems"),
     "other levels": (["--levels", "1"], "--levels 1: the run recorded settings.levels"),
     "other duration": (["--duration", "7"], "--duration 7: the run recorded settings.duration_s"),
-    "other repeats": (["--repeats", "2"], "--repeats 2: the run recorded settings.repeats"),
+    "other repeats": (
+        ["--repeats", "2"],
+        "--repeats 2: the run recorded settings.min_repeats and max_repeats 1",
+    ),
     "other tool": (["--load-tool", "wrk"], "--load-tool wrk: the run recorded settings.load_tool"),
     "quick": (["--quick"], "--quick: the run recorded settings.quick False"),
     "another results root": (["--results", "elsewhere"], "--results elsewhere: a resumed run"),
@@ -335,3 +348,39 @@ def test_complete_only_when_every_planned_case_has_its_case_json(lab):
     assert m["complete"] is False and m["resumes"][0]["complete"] is False
     assert m["resumes"][0]["cases_run"] == [PLANNED[2]]
     assert results.failed_before == 0
+
+
+def test_a_run_interrupted_in_an_extra_round_resumes_it_then_decides_the_next_rounds_again(lab):
+    """No adaptive state is kept but the case.json files and `extra_cases`: the resume runs the
+    extra case left, then decides from every finished case as the run would have."""
+    keys = [f"go-http-L1-hello-r{n}" for n in range(1, 7)]
+    FakeRunner.rates = dict(zip(keys, [1000.0, 1300.0, 800.0, 1200.0, 700.0, 1300.0], strict=True))
+    FakeRunner.interrupt_on = keys[4]
+    assert bench(lab, "--only", "go-http", "--levels", "1", "--results", str(lab.root)) == 130
+    (path,) = lab.root.iterdir()
+    first = manifest(path)
+    assert first["planned_cases"] == keys[:3] and first["extra_cases"] == keys[3:5]
+    assert first["complete"] is False and FakeRunner.ran == keys[:5]
+    FakeRunner.interrupt_on, FakeRunner.ran = None, []
+    assert bench(lab, "--resume", str(path)) == 0
+    assert FakeRunner.ran == keys[4:]  # the one left, then one more round: 6 is the maximum
+    m = manifest(path)
+    assert m["extra_cases"] == keys[3:] and m["complete"] is True
+    assert m["resumes"][0]["cases_run"] == keys[4:] and m["resumes"][0]["cases_to_run"] == 2
+    assert (path / "cases" / keys[4] / "interrupted-1" / RAW).is_file()
+    rows = json.loads((path / "summary.json").read_text())
+    (agg,) = [r for r in rows if r["row"] == "aggregate"]
+    assert agg["n"] == 6 and agg["rate"] == pytest.approx(1050.0)
+    assert bench(lab, "--resume", str(path)) == 2  # complete now
+
+
+def test_a_manifest_from_before_adaptive_repeats_resumes_with_its_fixed_count(lab):
+    path = interrupted_run(lab, at=2)
+    data = manifest(path)
+    settings = data["settings"]
+    for key in ("min_repeats", "max_repeats", "target_ci_pct"):
+        del settings[key]
+    settings["repeats"] = 1  # as webbench-lab wrote it before issue 11
+    (path / "manifest.json").write_text(json.dumps(data))
+    assert bench(lab, "--resume", str(path)) == 0
+    assert FakeRunner.ran == PLANNED[2:] and manifest(path)["complete"] is True

@@ -17,7 +17,7 @@ from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.verify import Check
 from webbench_lab.bench import runner as runner_mod
 from webbench_lab.bench.plan import Case, plan
-from webbench_lab.bench.record import CaseRecord
+from webbench_lab.bench.record import CaseRecord, Figures
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.runner import Runner
 from webbench_lab.bench.suites import Scenario, load_suite
@@ -163,7 +163,7 @@ def test_a_system_that_does_not_start_fails_each_of_its_cases_and_the_run_goes_o
     assert [(results.case_dir(c) / "app.log").read_text() for c in failing] == ["start 1\n", "start 2\n"]
     assert after.key not in results.records  # measured (here: recorded by the fake) instead
     summary = json.loads((results.path / "summary.json").read_text())
-    assert [row["case"] for row in summary] == [c.key for c in failing]
+    assert [row["case"] for row in summary if row["row"] == "repeat"] == [c.key for c in failing]
 
 
 def test_a_system_that_does_not_build_is_not_buildable_and_does_not_fail_the_run(results):
@@ -432,7 +432,9 @@ def test_a_case_with_its_own_settings_runs_with_them_and_no_request_in_time_is_a
     _, _, runner, _, _ = _whole_run(monkeypatch, tmp_path)
     scenario = Scenario("hello", "/Hello/100", concurrency=4, duration=3, timeout=10, why="slow")
     runner.suite = dataclasses.replace(runner.suite, load_tool="k6", scenarios=[scenario])
-    (the_case,) = plan(dataclasses.replace(runner.suite, systems=["go-http"], levels=[1], repeats=1))
+    (the_case,) = plan(
+        dataclasses.replace(runner.suite, systems=["go-http"], levels=[1], min_repeats=1, max_repeats=1)
+    )
     assert (the_case.concurrency, the_case.duration, the_case.timeout) == (4, 3, 10)
     for gen in runner.generators:
         gen.load_output = K6_TIMEOUT_OUTPUT.read_text()
@@ -455,3 +457,55 @@ def test_a_case_with_its_own_settings_runs_with_them_and_no_request_in_time_is_a
     assert record.figures is not None
     assert (record.figures.rate, record.figures.requests, record.figures.failures) == (0.0, 40, 40)
     assert record.figures.p50_ms is not None and record.figures.p50_ms >= 1995
+
+
+class RateRecorder(MeasureRecorder):
+    """A measurement that writes an ok record with the next of its system's scripted rates."""
+
+    def __init__(self, lab: FakeLab, results: ResultsDir, rates: dict[str, list[float]]) -> None:
+        super().__init__(lab, results)
+        self.rates = {k: list(v) for k, v in rates.items()}
+
+    def _measure(self, system, case: Case) -> None:
+        self.events.append(("measure", case.key))
+        rate = self.rates[case.system].pop(0)
+        figures = Figures(rate, int(rate * 20), 0, 100.0, None, None, None, 1.0, 10)
+        self.results.write_case(CaseRecord(**self._case_fields(case, system), status="ok", figures=figures))
+
+
+def test_rounds_interleave_and_only_noisy_cases_get_more_repeats_up_to_the_maximum(results):
+    lab = FakeLab()
+    rates = {
+        "go-http": [5000.0, 5010.0, 4990.0],  # stable: stops at 3
+        "tornado": [3000.0, 3100.0, 2850.0, 3000.0, 3000.0, 9999.0],  # ±10%, ±5.5%, then ±3.7%: 5
+        "webpy-nginx": [900.0, 1400.0, 600.0, 1200.0, 700.0, 1300.0, 9999.0],  # noisy: stops at 6
+    }
+    runner = RateRecorder(lab, results, rates)
+    runner.suite = dataclasses.replace(runner.suite, systems=list(rates), levels=[1])
+    results.start_manifest(planned_cases=[c.key for c in plan(runner.suite)])
+    runner.run_rounds(plan(runner.suite))
+    measured = [e[1] for e in lab.events if e[0] == "measure"]
+    rounds = [["go-http-L1-hello", "tornado-L1-hello", "webpy-nginx-L1-hello"]] * 3
+    expected = [f"{g}-r{r}" for r, groups in enumerate(rounds, 1) for g in groups]
+    expected += ["tornado-L1-hello-r4", "webpy-nginx-L1-hello-r4"]
+    expected += ["tornado-L1-hello-r5", "webpy-nginx-L1-hello-r5", "webpy-nginx-L1-hello-r6"]
+    assert measured == expected
+    assert results.manifest["extra_cases"] == expected[9:]
+    results.finish_manifest(True)
+    assert results.manifest["complete"] is True
+    tornado = next(a for a in results.aggregates() if a.system == "tornado")
+    assert tornado.n == 5 and tornado.rate.ci95_pct is not None and tornado.rate.ci95_pct <= 5.0
+
+
+def test_a_level_asking_more_cpus_than_the_server_has_is_oversubscribed(results):
+    runner = MeasureRecorder(FakeLab(), results)  # the server's cpus: "0", one CPU
+    fields = {
+        (name, level): runner._case_fields(case(name, level))
+        for name, level in [("go-http", 1), ("go-http", 2), ("webpy-gunicorn", 4), ("tornado-nginx", 1)]
+    }
+    assert [(f["cpus_asked"], f["server_cpus"], f["oversubscribed"]) for f in fields.values()] == [
+        (1, 1, False), (2, 1, True), (4, 1, True), (2, 1, True)]  # fmt: skip
+    lab = FakeLab()
+    lab.start_errors["tornado"] = LabFailure("system tornado: did not start")
+    MeasureRecorder(lab, results).run([case("tornado", 2)])  # a failed case says it too
+    assert results.records["tornado-L2-hello-r1"].oversubscribed is True

@@ -21,7 +21,8 @@ def test_lab_a_suite_is_the_published_one():
     assert suite.scenarios[0].endpoint == "/Hello/100"
     assert len(suite.systems) == 9
     assert suite.published["hello"]["go-http"] == {1: 1350, 2: 1768, 4: 2063}
-    assert len(plan(suite)) == 27
+    assert len(plan(suite)) == 27 * 3  # 3 repeats, then up to 6
+    assert (suite.min_repeats, suite.max_repeats, suite.target_ci_pct) == (3, 6, 5.0)
 
 
 def test_lab_b_suite_and_its_quick_version():
@@ -38,8 +39,10 @@ def test_narrowing_options():
         suite, Options(only=["go-http", "tornado"], levels=[2], duration=5, repeats=2, load_tool="wrk")
     )
     cases = plan(run)
+    # Interleaved: every case once, then every case again.
     assert [(c.system, c.level, c.repeat) for c in cases] == [
-        ("go-http", 2, 1), ("go-http", 2, 2), ("tornado", 2, 1), ("tornado", 2, 2)]  # fmt: skip
+        ("go-http", 2, 1), ("tornado", 2, 1), ("go-http", 2, 2), ("tornado", 2, 2)]  # fmt: skip
+    assert (run.min_repeats, run.max_repeats) == (2, 2)  # --repeats N fixes the count
     assert run.load_tool == "wrk" and expected_seconds(run, cases) == 4 * (5 + 3 + 6)
     with pytest.raises(UserError, match="--only flask-gunicorn: not a system of suite web_bench_2011"):
         effective_suite(suite, Options(only=["flask-gunicorn"]))
@@ -59,6 +62,11 @@ def test_narrowing_options():
         ({"repeats": 0}, "field 'repeats' must be a positive int"),
         ({"load_attempts": 0}, "field 'load_attempts' must be a positive int"),
         ({"load_attempts": "3"}, "field 'load_attempts' must be a int"),
+        ({"min_repeats": 4, "max_repeats": 3}, "field 'max_repeats' must be an int >= min_repeats (4)"),
+        ({"repeats": 2}, "field 'repeats' must be left out with min_repeats"),
+        ({"target_ci_pct": 0}, "field 'target_ci_pct' must be a positive number"),
+        ({"target_ci_pct": "5%"}, "field 'target_ci_pct' must be a number, got str"),
+        ({"quick": {"min_repeats": 0}}, "field 'quick.min_repeats' must be a positive int"),
     ],
 )
 def test_bad_suite_fields(tmp_path, change, message):
@@ -104,7 +112,8 @@ def test_dry_run_prints_the_plan_and_duration():
         text=True,
     )
     assert proc.returncode == 0
-    assert "3 cases with siege, 200 concurrent, 20 s each after 3 s warm-up" in proc.stdout
+    assert "9 cases with siege, 200 concurrent, 20 s each after 3 s warm-up" in proc.stdout
+    assert "3 to 6 repeats" in proc.stdout
 
 
 @pytest.mark.parametrize(("total", "parts"), [(200, 1), (200, 2), (200, 3), (7, 4), (2, 4)])
@@ -154,7 +163,7 @@ def test_lab_b_cpu_bound_scenario_has_its_own_settings_and_says_why():
 
 def test_each_case_carries_its_scenarios_effective_settings():
     suite = load_suite("fastapi_gin_2025")
-    cases = plan(effective_suite(suite, Options(only=["gin"])))
+    cases = plan(effective_suite(suite, Options(only=["gin"], repeats=1)))
     assert [(c.scenario, c.concurrency, c.duration, c.timeout) for c in cases] == [
         ("simple JSON", 100, 20, 60), ("CPU-bound", 8, 60, 60), ("I/O-bound", 100, 20, 60)]  # fmt: skip
     assert expected_seconds(suite, cases) == (3 + 20 + 6) * 2 + (3 + 60 + 6)
@@ -165,7 +174,7 @@ def test_quick_caps_a_scenarios_duration_and_concurrency_and_duration_overrides_
     quick = plan(effective_suite(suite, Options(quick=True, only=["gin"])))
     assert [(c.endpoint, c.concurrency, c.duration, c.timeout) for c in quick] == [
         ("/ping", 10, 3, 60), ("/fib/20", 8, 3, 60), ("/data/{id}", 10, 3, 60)]  # fmt: skip
-    given = plan(effective_suite(suite, Options(duration=7, only=["gin"])))
+    given = plan(effective_suite(suite, Options(duration=7, only=["gin"], repeats=1)))
     assert [(c.concurrency, c.duration) for c in given] == [(100, 7), (8, 7), (100, 7)]
 
 
@@ -193,3 +202,21 @@ def test_bad_scenario_settings(tmp_path, scenario, message):
         load_suite(_suite_with(tmp_path, **scenario))
     assert message in str(err.value) and "mysuite.yml" in str(err.value)
     assert len(str(err.value).splitlines()) == 1
+
+
+def test_repeats_settings_and_the_older_fixed_count(tmp_path):
+    data = yaml.safe_load((SUITES / "web_bench_2011.yml").read_text())
+    data["name"] = "mysuite"
+    for key in ("min_repeats", "max_repeats", "target_ci_pct"):
+        del data[key]
+    path = tmp_path / "mysuite.yml"
+    path.write_text(yaml.safe_dump(data))
+    suite = load_suite(str(path))  # the defaults
+    assert (suite.min_repeats, suite.max_repeats, suite.target_ci_pct) == (3, 6, 5.0)
+    assert (suite.quick_version().min_repeats, suite.quick_version().max_repeats) == (1, 1)
+    path.write_text(yaml.safe_dump({**data, "repeats": 2}))  # a results directory's older copy
+    old = load_suite(str(path))
+    assert (old.min_repeats, old.max_repeats) == (2, 2) and len(plan(old)) == 2 * 27
+    path.write_text(yaml.safe_dump({**data, "min_repeats": 8, "target_ci_pct": 2.5}))
+    many = load_suite(str(path))
+    assert (many.min_repeats, many.max_repeats, many.target_ci_pct) == (8, 8, 2.5)

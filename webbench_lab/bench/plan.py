@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from webbench_lab.bench import loadtools
 from webbench_lab.bench.loadtools.base import DEFAULT_TIMEOUT_S
+from webbench_lab.bench.record import CaseRecord
+from webbench_lab.bench.stats import needs_more, summarize
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import UserError
 
@@ -31,8 +34,13 @@ class Case:
 
     @property
     def key(self) -> str:
+        return f"{self.group}-r{self.repeat}"
+
+    @property
+    def group(self) -> str:
+        """The case whatever its repeat (`<system>-L<level>-<scenario>`): what is aggregated."""
         slug = "".join(c if c.isalnum() else "-" for c in self.scenario.lower()).strip("-")
-        return f"{self.system}-L{self.level}-{slug}-r{self.repeat}"
+        return f"{self.system}-L{self.level}-{slug}"
 
 
 @dataclass
@@ -62,8 +70,8 @@ def effective_suite(suite: Suite, opts: Options) -> Suite:
     if opts.duration:  # for every scenario, its own duration too
         changes["duration"] = opts.duration
         changes["scenarios"] = [dataclasses.replace(s, duration=None) for s in suite.scenarios]
-    if opts.repeats:
-        changes["repeats"] = opts.repeats
+    if opts.repeats:  # a fixed count: no adaptive repeats
+        changes["min_repeats"] = changes["max_repeats"] = opts.repeats
     if opts.load_tool:
         if opts.load_tool not in loadtools.TOOLS:
             raise UserError(f"--load-tool {opts.load_tool}: choose one of {', '.join(loadtools.TOOLS)}")
@@ -75,7 +83,8 @@ def run_settings(suite: Suite, opts: Options) -> dict[str, Any]:
     """The effective settings of a run, as the manifest keeps them (and `--resume` checks them)."""
     return {
         "load_tool": suite.load_tool, "concurrency": suite.concurrency, "duration_s": suite.duration,
-        "warmup_s": suite.warmup, "repeats": suite.repeats, "levels": suite.levels,
+        "warmup_s": suite.warmup, "min_repeats": suite.min_repeats,
+        "max_repeats": suite.max_repeats, "target_ci_pct": suite.target_ci_pct, "levels": suite.levels,
         "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
         "load_attempts": suite.load_attempts, "quick": opts.quick,
         "scenario_settings": {
@@ -86,14 +95,44 @@ def run_settings(suite: Suite, opts: Options) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def plan(suite: Suite) -> list[Case]:
+def first_round(suite: Suite) -> list[Case]:
+    """Every case of the suite once (repeat 1), in the order each round runs them."""
     return [
-        Case(system, level, sc.name, sc.endpoint, repeat, *suite.settings(sc))
+        Case(system, level, sc.name, sc.endpoint, 1, *suite.settings(sc))
         for system in suite.systems
         for level in suite.levels
         for sc in suite.scenarios
-        for repeat in range(1, suite.repeats + 1)
     ]
+
+
+def plan(suite: Suite) -> list[Case]:
+    """The planned cases (the manifest's `planned_cases`): the min_repeats rounds, interleaved
+    (every case once, then every case again, ...) so that a slow drift of the machine spreads over
+    every system instead of landing on one. `next_round` decides the rounds after them."""
+    return [
+        dataclasses.replace(case, repeat=repeat)
+        for repeat in range(1, suite.min_repeats + 1)
+        for case in first_round(suite)
+    ]
+
+
+def next_round(suite: Suite, records: Iterable[CaseRecord]) -> list[Case]:
+    """The cases of the next adaptive round, given the records so far: each case (system, level,
+    scenario) that ran at least min_repeats times, every repeat ok, fewer than max_repeats times,
+    and whose mean rate's 95% interval is unknown or wider than ± target_ci_pct (stats.needs_more)
+    gets one more repeat. A case with a failed repeat gets none: a failure is not noise."""
+    by_group: dict[tuple[str, int, str], list[CaseRecord]] = {}
+    for r in records:
+        by_group.setdefault((r.system, r.level, r.scenario), []).append(r)
+    more = []
+    for case in first_round(suite):
+        mine = by_group.get((case.system, case.level, case.scenario), [])
+        if not mine or not all(r.ok and r.rate is not None for r in mine):
+            continue
+        stat = summarize(r.rate for r in mine if r.rate is not None)
+        if needs_more(stat, len(mine), suite.min_repeats, suite.max_repeats, suite.target_ci_pct):
+            more.append(dataclasses.replace(case, repeat=max(r.repeat for r in mine) + 1))
+    return more
 
 
 def settings(suite: Suite, case: Case) -> tuple[int, int, int]:

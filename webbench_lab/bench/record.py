@@ -3,7 +3,13 @@
 The runner fills it, bench/results.py is the only writer, and the report, the overhead benchmark
 and the tests read it back with `CaseRecord.from_json`. The JSON is flat (the figures and the
 resources sit beside the case's fields, as summary.csv lists them) and carries `schema`: a file of
-another schema is refused with one line rather than misread.
+another schema is refused with one line rather than misread. Fields added since schema 1 began
+(cpus_asked, server_cpus, oversubscribed, the CPU per request) are optional: a case.json without
+them reads as None (unknown), so the schema stays 1.
+
+`Aggregate` is a case over its repeats (`aggregate(records)`): each figure's mean, 95% interval,
+relative standard deviation and n (bench/stats.py), the aggregated rows of summary.json/csv and
+what the report's tables show.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webbench_lab.bench.loadtools import LoadResult
+from webbench_lab.bench.stats import Stat, summarize
 from webbench_lab.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -82,6 +89,15 @@ class Resources:
     generator_bound: bool | None
     samples: dict[str, int]
     samples_missing: bool | None = None  # None: not checked (no expectation given)
+    # CPU seconds the server used during the measurement: all of its CPUs (host_cpu_pct x cpus of
+    # each sample), and the system's own processes (proc_cpu_pct); mean x seconds.
+    server_cpu_s: float | None = None
+    server_app_cpu_s: float | None = None
+    # The same per successful request, in microseconds (add_cost): comparable across machines where
+    # rates are not; with a connection per request, the host's figure includes TCP setup and
+    # teardown in the kernel, the app's does not.
+    server_cpu_us_per_req: float | None = None
+    server_app_cpu_us_per_req: float | None = None
 
     @classmethod
     def from_samples(
@@ -100,6 +116,11 @@ class Resources:
         if seconds is not None and hosts is not None:
             missing = any(len(samples.get(h, [])) < seconds - SAMPLES_SLACK for h in hosts)
         bound = None if gen_mean is None or missing else gen_mean >= GENERATOR_BOUND_PCT
+        cpu_s = app_s = None
+        if server and seconds is not None and not missing:
+            host = [s["host_cpu_pct"] * s.get("cpus", 1) / 100.0 for s in server]
+            cpu_s = round(sum(host) / len(host) * seconds, 3)
+            app_s = round(sum(s["proc_cpu_pct"] for s in server) / len(server) / 100.0 * seconds, 3)
         return cls(
             server_cpu_pct=_mean([s["host_cpu_pct"] for s in server]),
             server_app_cpu_pct=_mean([s["proc_cpu_pct"] for s in server]),
@@ -109,7 +130,15 @@ class Resources:
             generator_bound=bound,
             samples={k: len(v) for k, v in samples.items()},
             samples_missing=missing,
+            server_cpu_s=cpu_s,
+            server_app_cpu_s=app_s,
         )
+
+    def add_cost(self, requests: int) -> None:
+        """CPU per request (µs) from the CPU seconds; None when no request succeeded or the CPU
+        is unknown (samples missing)."""
+        self.server_cpu_us_per_req = _per_request(self.server_cpu_s, requests)
+        self.server_app_cpu_us_per_req = _per_request(self.server_app_cpu_s, requests)
 
 
 @dataclass
@@ -140,6 +169,12 @@ class CaseRecord:
     processes: list[dict[str, Any]] = field(default_factory=list)
     resources: Resources | None = None
     idle: dict[str, Any] | None = None  # the check before the case: server CPU, wait, what ran
+    # CPUs the system keeps busy at this level (its process model: GOMAXPROCS, processes or
+    # workers, nginx's worker too when fronted), the server's CPUs, and whether the first exceeds
+    # the second: the level then adds processes, not CPU (None: unknown).
+    cpus_asked: int | None = None
+    server_cpus: int | None = None
+    oversubscribed: bool | None = None
     schema: int = SCHEMA_VERSION
 
     @property
@@ -153,6 +188,14 @@ class CaseRecord:
     @property
     def generator_bound(self) -> bool | None:
         return self.resources.generator_bound if self.resources else None
+
+    def value(self, key: str) -> float | None:
+        """A figure (rate, latencies) or a resource (CPU, memory, CPU per request); None if none."""
+        for part in (self.figures, self.resources):
+            if part is not None and hasattr(part, key):
+                value = getattr(part, key)
+                return None if value is None else float(value)
+        return None
 
     def to_json(self) -> dict[str, Any]:
         """The flat JSON of case.json: the figures and resources beside the case's own fields."""
@@ -184,6 +227,98 @@ class CaseRecord:
         if "samples" in data:
             kwargs["resources"] = Resources(**_pick(data, Resources))
         return cls(**kwargs)
+
+
+# The figures an aggregate gives the statistics of (each over the ok repeats that have it).
+AGGREGATED = (
+    "rate", "availability", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "server_cpu_pct",
+    "server_app_cpu_pct", "server_rss_mb", "generator_cpu_pct", "server_cpu_us_per_req",
+    "server_app_cpu_us_per_req",
+)  # fmt: skip
+
+
+@dataclass
+class Aggregate:
+    """A case (system, level, scenario) over its repeats: `stats` of each figure of AGGREGATED over
+    the repeats with status ok (`n` of them, of `repeats` run; `failed`: the others), and the
+    flags of any of them (generator_bound: True if any was, None if any ok one is unknown)."""
+
+    case: str  # <system>-L<level>-<scenario>, the repeats' key without -r<n>
+    system: str
+    level: int
+    scenario: str
+    endpoint: str
+    status: str  # ok when any repeat is, else the first repeat's status
+    repeats: int
+    n: int
+    failed: int
+    stats: dict[str, Stat]
+    generator_bound: bool | None
+    samples_missing: bool | None
+    retried: bool
+    oversubscribed: bool | None
+    cpus_asked: int | None
+    server_cpus: int | None
+    load_tool: str | None
+    concurrency: int | None
+    duration_s: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def rate(self) -> Stat:
+        return self.stats["rate"]
+
+    def to_json(self) -> dict[str, Any]:
+        """Flat, like a repeat's row: each figure's mean under its own name, then <figure>_ci95,
+        _ci95_pct, _rsd_pct and _n."""
+        data: dict[str, Any] = {"row": "aggregate"}
+        for f in dataclasses.fields(self):
+            if f.name != "stats":
+                data[f.name] = getattr(self, f.name)
+        for key, stat in self.stats.items():
+            data.update(stat.as_dict(f"{key}_"))
+            data[key] = data.pop(f"{key}_mean")
+        return data
+
+
+def aggregate(records: list[CaseRecord]) -> list[Aggregate]:
+    """One Aggregate per case (system, level, scenario), in the order of their first repeat."""
+    groups: dict[tuple[str, int, str], list[CaseRecord]] = {}
+    for r in records:
+        groups.setdefault((r.system, r.level, r.scenario), []).append(r)
+    out = []
+    for rows in groups.values():
+        ok = [r for r in rows if r.ok]
+        first = rows[0]
+        stats = {}
+        for key in AGGREGATED:
+            stats[key] = summarize(v for r in ok if (v := r.value(key)) is not None)
+        bound: bool | None = any(r.generator_bound for r in ok)
+        if not bound and any(r.generator_bound is None for r in ok):
+            bound = None
+        flags = [r.resources.samples_missing if r.resources else None for r in ok]
+        missing = True if any(flags) else None if None in flags or not flags else False
+        out.append(
+            Aggregate(
+                case=first.case.rpartition("-r")[0], system=first.system, level=first.level,
+                scenario=first.scenario, endpoint=first.endpoint,
+                status="ok" if ok else first.status, repeats=len(rows), n=len(ok),
+                failed=len(rows) - len(ok), stats=stats, generator_bound=bound,
+                samples_missing=missing,
+                retried=any(r.retried for r in ok), oversubscribed=first.oversubscribed,
+                cpus_asked=first.cpus_asked, server_cpus=first.server_cpus,
+                load_tool=(ok or rows)[0].load_tool, concurrency=(ok or rows)[0].concurrency,
+                duration_s=(ok or rows)[0].duration_s,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _per_request(cpu_s: float | None, requests: int) -> float | None:
+    return None if cpu_s is None or not requests else round(cpu_s / requests * 1e6, 2)
 
 
 def _pick(data: dict[str, Any], cls: type[Any]) -> dict[str, Any]:

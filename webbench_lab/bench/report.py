@@ -1,5 +1,7 @@
 """Our numbers beside the published ones: Lab A's tables as the article printed them (one per level,
-transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory)."""
+transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory). Each of
+our figures is a case over its repeats (record.aggregate): the mean with its 95% interval
+(`4,036 ±2.1%`), n, the CPU per request, and the marks of FOOTNOTE."""
 
 from __future__ import annotations
 
@@ -8,43 +10,67 @@ from typing import Any
 from rich.table import Table
 
 from webbench_lab.apps.systems import all_systems
-from webbench_lab.bench.record import CaseRecord
+from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate
+from webbench_lab.bench.stats import Stat
 from webbench_lab.bench.suites import Suite
 
 BASELINE = {"A": "go-http", "B": "gin"}
+LAB_A_HEADER = [
+    "system",
+    "ours",
+    "n",
+    "µs CPU/req (app)",
+    "published",
+    "ours / Go http",
+    "published / Go http",
+]
 
 
-def _value(r: CaseRecord, key: str) -> float | None:
-    """A figure (rate, latencies) or a resource (CPU, memory) of a case; None when it has none."""
-    for part in (r.figures, r.resources):
-        if part is not None and hasattr(part, key):
-            return getattr(part, key)
-    return None
+def _by_case(rows: list[CaseRecord]) -> dict[tuple[str, int, str], Aggregate]:
+    return {(a.system, a.level, a.scenario): a for a in aggregate(rows)}
 
 
-def _mean(rows: list[CaseRecord], key: str) -> float | None:
-    values = [v for r in rows if r.ok and (v := _value(r, key)) is not None]
-    return sum(values) / len(values) if values else None
+def _cell(agg: Aggregate | None) -> tuple[str, float | None]:
+    """Our figure for a table cell: the mean rate over the ok repeats with its 95% interval
+    (`4,036 ±2.1%`, `±?` when unknown: one repeat) and its marks, or why there is none; and the
+    mean, for the ratios."""
+    if agg is None:
+        return "-", None
+    if not agg.ok:
+        return agg.status + _marks(agg), None
+    return _with_ci(agg.rate) + _marks(agg), agg.rate.mean
 
 
-def _cell(rows: list[CaseRecord]) -> tuple[str, float | None, str]:
-    """Our figure for a table cell (mean over repeats) or why there is none, and its marks."""
-    if not rows:
-        return "-", None, ""
-    ok = [r for r in rows if r.ok]
-    if not ok:
-        return rows[0].status + _marks(rows), None, ""
-    return "", _mean(ok, "rate"), _marks(ok)
+def _with_ci(stat: Stat, digits: int = 0) -> str:
+    ci = "?" if stat.ci95_pct is None else f"{stat.ci95_pct:.1f}%"
+    return f"{_fmt(stat.mean, digits)} ±{ci}"
 
 
-def _marks(rows: list[CaseRecord]) -> str:
+def _n(agg: Aggregate | None) -> str:
+    """The repeats with a figure, and of how many when some failed."""
+    if agg is None:
+        return "-"
+    return f"{agg.n} of {agg.repeats}" if agg.failed else str(agg.n)
+
+
+def _cost(agg: Aggregate | None) -> str:
+    """µs of the server's CPU per request, and in brackets its system's own share (the rest is
+    the kernel's, TCP setup included, and the other processes')."""
+    host, app = _mean(agg, "server_cpu_us_per_req"), _mean(agg, "server_app_cpu_us_per_req")
+    return _fmt(host) if app is None else f"{_fmt(host)} ({_fmt(app)})"
+
+
+def _mean(agg: Aggregate | None, key: str) -> float | None:
+    return agg.stats[key].mean if agg is not None else None
+
+
+def _marks(agg: Aggregate) -> str:
     """' *' generator-bound, ' ?' not known (samples missing), ' †' measured again after the load
-    tool hung (see FOOTNOTE)."""
-    bound = " *" if any(r.generator_bound for r in rows) else ""
-    if not bound and any(r.ok and r.generator_bound is None for r in rows):
-        bound = " ?"
-    retried = " †" if any(r.retried for r in rows) else ""
-    return bound + retried
+    tool hung, ' ⁺' oversubscribed (see FOOTNOTE)."""
+    bound = " *" if agg.generator_bound else " ?" if agg.ok and agg.generator_bound is None else ""
+    retried = " †" if agg.retried else ""
+    over = " ⁺" if agg.oversubscribed else ""
+    return bound + retried + over
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:
@@ -56,55 +82,57 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
     names = all_systems()
     out = []
     published = suite.published
+    cases = _by_case(rows)
     if suite.lab == "A":
-        pub = published.get(suite.scenarios[0].name, {})
+        first = suite.scenarios[0].name
+        pub = published.get(first, {})
         for level in suite.levels:
-            by_system = {s: [r for r in rows if r.system == s and r.level == level] for s in suite.systems}
-            base = _cell(by_system.get(BASELINE["A"], []))[1]
+            base = _cell(cases.get((BASELINE["A"], level, first)))[1]
             pub_base = pub.get(BASELINE["A"], {}).get(level)
             body = []
             for system in suite.systems:
-                note, rate, marks = _cell(by_system[system])
+                agg = cases.get((system, level, first))
+                text, rate = _cell(agg)
                 published_rate = pub.get(system, {}).get(level)
                 body.append(
                     [
                         names[system].display,
-                        note or _fmt(rate) + marks,
+                        text,
+                        _n(agg),
+                        _cost(agg),
                         _fmt(published_rate),
                         _fmt(rate / base, 2) if rate and base else "-",
                         _fmt(published_rate / pub_base, 2) if published_rate and pub_base else "-",
                     ]
                 )
             title = f"Lab A, level {level} (GOMAXPROCS={level}, {level} Python process(es)): transactions/s"
-            out.append(
-                (title, ["system", "ours", "published", "ours / Go http", "published / Go http"], body)
-            )
+            out.append((title, LAB_A_HEADER, body))
         return out
     for level in suite.levels:
         body = []
         for scenario in suite.scenarios:
             pub = published.get(scenario.name, {})
             for system in suite.systems:
-                case_rows = [
-                    r for r in rows if r.system == system and r.level == level and r.scenario == scenario.name
-                ]
-                note, rate, marks = _cell(case_rows)
+                agg = cases.get((system, level, scenario.name))
+                text, _ = _cell(agg)
                 p: dict[str, Any] = pub.get(system, {})
                 body.append(
                     [
                         scenario.name,
                         names[system].display,
-                        note or _fmt(rate) + marks,
-                        _fmt(_mean(case_rows, "p50_ms"), 1),
-                        _fmt(_mean(case_rows, "p99_ms"), 1),
-                        _fmt(_mean(case_rows, "server_rss_mb"), 0),
+                        text,
+                        _n(agg),
+                        _fmt(_mean(agg, "p50_ms"), 1),
+                        _fmt(_mean(agg, "p99_ms"), 1),
+                        _fmt(_mean(agg, "server_rss_mb"), 0),
+                        _cost(agg),
                         _fmt(p.get("qps")),
                         _fmt(p.get("p50_ms")),
                         _fmt(p.get("p99_ms")),
                         _fmt(p.get("memory_mb")),
                     ]
                 )
-        header = ["scenario", "system", "QPS", "P50 ms", "P99 ms", "RSS MB",
+        header = ["scenario", "system", "QPS", "n", "P50 ms", "P99 ms", "RSS MB", "µs CPU/req (app)",
                   "pub. QPS", "pub. P50", "pub. P99", "pub. MB"]  # fmt: skip
         out.append((f"Lab B, level {level}", header, body))
     return out
@@ -126,11 +154,30 @@ def differs(suite: Suite) -> list[str]:
 
 
 FOOTNOTE = (
+    'Our figures: the mean over the repeats with a figure (n; "2 of 3" when one failed) ± the '
+    "half-width of the 95% confidence interval of that mean (Student t), in percent of it; ±? when "
+    "it is unknown (one repeat). P50, P99, RSS and µs CPU/req are means over the same repeats.\n"
+    "µs CPU/req (app): microseconds of the server's CPU (all of its CPUs) per successful request "
+    "during the measurement, and in brackets the system's own processes' share: the difference is "
+    "mostly the kernel's (TCP setup and teardown with a connection per request). It compares "
+    "across machines where rates do not.\n"
     "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
     "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
     "† retried: the load tool hung and was killed; the figure is from the first attempt that "
-    "completed (case.json lists every attempt)."
+    "completed (case.json lists every attempt).\n"
+    "⁺ oversubscribed: at this level the system runs more processes or threads (GOMAXPROCS, "
+    "processes or workers, and nginx's worker when fronted) than the server has CPUs, so on a "
+    "one-core server levels 2 and 4 add processes, not CPU."
 )
+
+
+def _repeats(suite: Suite) -> str:
+    if suite.min_repeats == suite.max_repeats:
+        return f"{suite.min_repeats} repeat(s) per case, interleaved"
+    return (
+        f"{suite.min_repeats} to {suite.max_repeats} repeats per case, interleaved (more while the 95% "
+        f"interval of the mean rate is wider than ±{suite.target_ci_pct:g}%)"
+    )
 
 
 def rich_tables(suite: Suite, rows: list[CaseRecord]) -> list[Table]:
@@ -149,7 +196,7 @@ def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> 
         "",
         f"Suite `{suite.name}`, load tool {suite.load_tool}, "
         f"{suite.concurrency} concurrent, {suite.duration} s per case (+{suite.warmup} s warm-up), "
-        f"{suite.repeats} repeat(s). Run complete: {manifest.get('complete')}.",
+        f"{_repeats(suite)}. Run complete: {manifest.get('complete')}.",
         "",
     ]
     for title, header, body in tables(suite, rows):

@@ -1,7 +1,11 @@
 """A run's results directory: results/<UTC timestamp>-<suite>/, new every run, never overwritten.
 
 Every file is written atomically, and summary.csv/summary.json are rewritten after each case, so a
-crash or Ctrl-C leaves every finished case intact. `ResultsDir.resume` opens the directory of a run
+crash or Ctrl-C leaves every finished case intact. Their rows: one per repeat (`"row": "repeat"`,
+a case.json's fields) and, after all of them, one per case over its repeats (`"row": "aggregate"`,
+`record.Aggregate`: each figure's mean, 95% interval, RSD and n). The manifest's `planned_cases`
+are the min_repeats rounds; the adaptive rounds after them are added to `extra_cases` before they
+run, so a resume finds them. `ResultsDir.resume` opens the directory of a run
 that did not finish (`bench --resume`): its finished cases (a case.json each) are read and never
 written again, what an unfinished case left is moved aside, and the manifest gains a `resumes` entry.
 """
@@ -16,17 +20,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from webbench_lab.bench.record import CaseRecord
+from webbench_lab.bench.record import AGGREGATED, Aggregate, CaseRecord, aggregate
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import new_dir, write_atomic
 from webbench_lab.paths import REPO
 from webbench_lab.yamlfile import display
 
 SUMMARY_FIELDS = [
-    "case", "system", "level", "scenario", "endpoint", "repeat", "status", "reason", "load_tool",
-    "concurrency", "duration_s", "rate", "requests", "failures", "availability", "p50_ms", "p90_ms",
-    "p99_ms", "mean_ms", "generator_cpu_pct", "generator_bound", "server_cpu_pct",
-    "server_app_cpu_pct", "server_rss_mb", "samples_missing", "attempt", "retried",
+    "row", "case", "system", "level", "scenario", "endpoint", "repeat", "status", "reason",
+    "load_tool", "concurrency", "duration_s", "rate", "requests", "failures", "availability",
+    "p50_ms", "p90_ms", "p99_ms", "mean_ms", "generator_cpu_pct", "generator_bound",
+    "server_cpu_pct", "server_app_cpu_pct", "server_rss_mb", "server_cpu_us_per_req",
+    "server_app_cpu_us_per_req", "samples_missing", "attempt", "retried", "cpus_asked",
+    "server_cpus", "oversubscribed", "repeats", "n", "failed",
+    *(f"{key}_{part}" for key in AGGREGATED for part in ("ci95", "ci95_pct", "rsd_pct", "n")),
 ]  # fmt: skip
 
 
@@ -66,12 +73,24 @@ class ResultsDir:
         self._open(path)
         self.resumed = True
         self.manifest = read_manifest(path / "manifest.json")
-        for key in self.manifest["planned_cases"]:
+        for key in self.all_cases:
             file = path / "cases" / key / "case.json"
             if file.is_file():
                 self.records[key] = read_case(file, key)
         self.kept = list(self.records)
         return self
+
+    @property
+    def all_cases(self) -> list[str]:
+        """The planned cases, then the extra (adaptive) ones decided so far."""
+        return [*self.manifest.get("planned_cases", []), *self.manifest.get("extra_cases", [])]
+
+    def add_extra_cases(self, keys: list[str]) -> None:
+        """An adaptive round's cases, in the manifest before they run."""
+        self.manifest.setdefault("extra_cases", []).extend(keys)
+        if self.resume_entry is not None:
+            self.resume_entry["cases_to_run"] += len(keys)
+        self.write_json(self.path / "manifest.json", self.manifest)
 
     @property
     def failed_before(self) -> int:
@@ -102,8 +121,12 @@ class ResultsDir:
         self.written.append(record.case)
         self.write_summary()
 
+    def aggregates(self) -> list[Aggregate]:
+        return aggregate(list(self.records.values()))
+
     def write_summary(self) -> None:
-        rows = [r.to_json() for r in self.records.values()]
+        rows = [{"row": "repeat", **r.to_json()} for r in self.records.values()]
+        rows += [a.to_json() for a in self.aggregates()]
         self.write_json(self.path / "summary.json", rows)
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
@@ -120,8 +143,8 @@ class ResultsDir:
         self.write_json(self.path / "manifest.json", self.manifest)
 
     def finish_manifest(self, complete: bool, **fields: Any) -> None:
-        """`complete` only when every planned case has its case.json."""
-        planned = self.manifest.get("planned_cases") or []
+        """`complete` only when every planned case (extra ones too) has its case.json."""
+        planned = self.all_cases
         complete = complete and all((self.path / "cases" / k / "case.json").is_file() for k in planned)
         if self.resume_entry is not None:
             self.resume_entry.update(ended=_iso(), cases_run=list(self.written), complete=complete)
@@ -136,7 +159,7 @@ class ResultsDir:
             if key in fields and key != "planned_cases":
                 self.check_identity(key, fields[key])
         if "planned_cases" in fields:  # the session plans the cases left to run
-            left = [k for k in self.manifest["planned_cases"] if k not in self.kept]
+            left = [k for k in self.all_cases if k not in self.kept]
             diff = _difference(_as_json(fields["planned_cases"]), left, "the cases left to run")
             if diff:
                 raise UserError(f"{display(self.path / 'manifest.json')}: {diff}; start a new run")
@@ -146,7 +169,7 @@ class ResultsDir:
         previous_end = {
             k: self.manifest.pop(k)
             for k in list(self.manifest)
-            if k not in fields and k not in ("complete", "started", "resumes")
+            if k not in fields and k not in ("complete", "started", "resumes", "extra_cases")
         }
         if previous_end.get("audit") in moved:
             previous_end["audit"] = moved[previous_end["audit"]]
@@ -155,7 +178,7 @@ class ResultsDir:
             "ended": None,
             "complete": False,
             "cases_kept": len(self.kept),
-            "cases_to_run": len(self.manifest["planned_cases"]) - len(self.kept),
+            "cases_to_run": len(self.all_cases) - len(self.kept),
             "cases_run": [],
             **{k: v for k, v in fields.items() if k not in IDENTITY},  # lab_commit, ...
             "moved_aside": moved,
@@ -179,7 +202,7 @@ class ResultsDir:
         files of each unfinished case (raw outputs of an attempt, logs) into
         cases/<case>/interrupted-<n>/, and the last end's audit and report into before-resume-<n>/."""
         moved: dict[str, str] = {}
-        for key in self.manifest["planned_cases"]:
+        for key in self.all_cases:
             case_dir = self.path / "cases" / key
             if key in self.kept or not case_dir.is_dir():
                 continue
@@ -226,9 +249,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
             continue
         if not isinstance(data.get(key), typ):
             raise UserError(f"{where}: field '{key}' missing or not a {typ.__name__}")
-    for key in data["planned_cases"]:
-        if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
-            raise UserError(f"{where}: field 'planned_cases' holds {key!r}, not a case name")
+    if not isinstance(data.get("extra_cases", []), list):
+        raise UserError(f"{where}: field 'extra_cases' not a list")
+    for field in ("planned_cases", "extra_cases"):
+        for key in data.get(field, []):
+            if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
+                raise UserError(f"{where}: field '{field}' holds {key!r}, not a case name")
     return data
 
 
@@ -252,9 +278,14 @@ def read_case(path: Path, key: str | None = None) -> CaseRecord:
 
 
 def read_summary(path: Path) -> list[CaseRecord]:
-    """The records of a results directory, as summary.json holds them."""
+    """The records of a results directory, as summary.json holds them (its repeat rows; a row
+    without `row` is a repeat: summary.json before aggregates)."""
     where = path / "summary.json"
-    return [CaseRecord.from_json(row, str(where)) for row in json.loads(where.read_text())]
+    return [
+        CaseRecord.from_json(row, str(where))
+        for row in json.loads(where.read_text())
+        if row.get("row", "repeat") == "repeat"
+    ]
 
 
 def default_root() -> Path:

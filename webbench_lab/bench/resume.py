@@ -9,23 +9,30 @@ differ from the recorded ones, when the cases they plan differ from `planned_cas
 finished case's case.json cannot be read, or when a command-line option says something else than
 the recorded settings (`refuse_other_options`). The inventory must be the run's too
 (`ResultsDir.check_identity`, before anything runs).
+
+The adaptive repeats are not kept as state: the cases left are the planned ones and the extra
+ones (`extra_cases`) without a case.json, and after them the runner decides the next rounds from
+every finished case.json (plan.next_round), as the run would have. A manifest from before adaptive
+repeats (`settings.repeats` N) reads as min_repeats = max_repeats = N, which is what it ran.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webbench_lab.bench.plan import Case, Options, effective_suite, plan, run_settings
+from webbench_lab.bench.plan import Case, Options, effective_suite, next_round, plan, run_settings
 from webbench_lab.bench.results import ResultsDir
-from webbench_lab.bench.suites import Suite, load_suite, resolve
+from webbench_lab.bench.suites import DEFAULT_TARGET_CI_PCT, Suite, load_suite, resolve
 from webbench_lab.errors import UserError
 from webbench_lab.yamlfile import display
 
 # The recorded settings the options are rebuilt from, and their types.
 _SETTINGS: dict[str, type] = {
-    "load_tool": str, "duration_s": int, "repeats": int, "levels": list, "systems": list, "quick": bool,
+    "load_tool": str, "duration_s": int, "min_repeats": int, "max_repeats": int, "levels": list,
+    "systems": list, "quick": bool,
 }  # fmt: skip
 
 
@@ -42,11 +49,24 @@ class Resumable:
 
     @property
     def remaining(self) -> list[Case]:
-        return [c for c in self.planned if c.key not in self.results.records]
+        """The planned and extra cases without a case.json (the runner's next rounds follow)."""
+        return [c for c in self.cases if c.key not in self.results.records]
+
+    @property
+    def cases(self) -> list[Case]:
+        """The planned cases, then the extra (adaptive) ones the run decided (`extra_cases`)."""
+        by_group = {c.group: c for c in self.planned}
+        extra = []
+        for key in self.results.manifest.get("extra_cases", []):
+            group, _, repeat = key.rpartition("-r")
+            extra.append(dataclasses.replace(by_group[group], repeat=int(repeat)))
+        return [*self.planned, *extra]
 
     def line(self) -> str:
-        done, total = len(self.results.records), len(self.planned)
-        return f"resuming {self.results.path}: {done} of {total} cases finished, {total - done} to run"
+        done, total = len(self.results.records), len(self.cases)
+        adaptive = self.run_suite.min_repeats < self.run_suite.max_repeats
+        more = " (then more repeats where a figure is not stable yet)" if adaptive else ""
+        return f"resuming {self.results.path}: {done} of {total} cases finished, {total - done} to run{more}"
 
 
 def open_run(directory: str) -> Resumable:
@@ -55,13 +75,11 @@ def open_run(directory: str) -> Resumable:
     results = ResultsDir.resume(path)
     manifest = results.manifest
     where = display(path / "manifest.json")
-    if manifest.get("complete") is True or len(results.records) == len(manifest["planned_cases"]):
-        raise UserError(
-            f"{display(path)}: the run is complete (every one of its {len(manifest['planned_cases'])} "
-            "planned cases has its case.json): nothing to resume"
-        )
+    if manifest.get("complete") is True:
+        raise _complete(path, results)
     suite = _kept_suite(path, manifest["suite"])
-    settings: dict[str, Any] = manifest["settings"]
+    settings: dict[str, Any] = _upgraded(manifest["settings"])
+    manifest["settings"] = settings
     opts = _options(settings, where)
     try:
         run_suite = effective_suite(suite, opts)
@@ -85,7 +103,36 @@ def open_run(directory: str) -> Resumable:
             else f"{len(recorded)} cases recorded, the settings give {len(keys)}"
         )
         raise UserError(f"{where}: field 'planned_cases' differs: {detail}; this run cannot be resumed")
-    return Resumable(results, suite, opts, run_suite, planned)
+    groups = {c.group for c in planned}
+    for key in manifest.get("extra_cases", []):
+        group, _, repeat = key.rpartition("-r")
+        if group not in groups or not repeat.isdigit():
+            raise UserError(f"{where}: field 'extra_cases' holds {key!r}, not a case of this run")
+    run = Resumable(results, suite, opts, run_suite, planned)
+    if not run.remaining and not next_round(run_suite, list(results.records.values())):
+        raise _complete(path, results)
+    return run
+
+
+def _complete(path: Path, results: ResultsDir) -> UserError:
+    planned = len(results.manifest["planned_cases"])
+    return UserError(
+        f"{display(path)}: the run is complete (every one of its {planned} planned cases has its "
+        "case.json): nothing to resume"
+    )
+
+
+def _upgraded(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings of a manifest from before adaptive repeats (`repeats` N): min = max = N."""
+    if "repeats" not in settings or "min_repeats" in settings:
+        return settings
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key == "repeats":
+            out.update(min_repeats=value, max_repeats=value, target_ci_pct=DEFAULT_TARGET_CI_PCT)
+        else:
+            out[key] = value
+    return out
 
 
 def refuse_other_options(
@@ -110,7 +157,7 @@ def refuse_other_options(
         ("--only", sorted(set(only)) if only else None, sorted(settings["systems"]), "systems"),
         ("--levels", levels, settings["levels"], "levels"),
         ("--duration", duration, settings["duration_s"], "duration_s"),
-        ("--repeats", repeats, settings["repeats"], "repeats"),
+        ("--repeats", repeats, _fixed(settings), "min_repeats and max_repeats"),
         ("--load-tool", load_tool, settings["load_tool"], "load_tool"),
         ("--quick", True if quick else None, settings["quick"], "quick"),
     ]
@@ -124,6 +171,12 @@ def refuse_other_options(
         raise UserError(
             f"--results {results_root}: a resumed run stays in {display(run.results.path)}; {hint}"
         )
+
+
+def _fixed(settings: dict[str, Any]) -> int | list[int]:
+    """The recorded repeats as --repeats says them: N when fixed, else [min, max]."""
+    low, high = settings["min_repeats"], settings["max_repeats"]
+    return low if low == high else [low, high]
 
 
 def _kept_suite(path: Path, name: str) -> Suite:
@@ -145,7 +198,8 @@ def _options(settings: dict[str, Any], where: str) -> Options:
         only=list(settings["systems"]),
         levels=list(settings["levels"]),
         duration=settings["duration_s"],
-        repeats=settings["repeats"],
+        # A fixed count is --repeats; adaptive repeats are the kept suite's own.
+        repeats=settings["min_repeats"] if settings["min_repeats"] == settings["max_repeats"] else None,
         load_tool=settings["load_tool"],
         quick=settings["quick"],
     )

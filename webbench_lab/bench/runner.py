@@ -22,7 +22,7 @@ from webbench_lab.apps.systems import System, all_systems
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
 from webbench_lab.bench import loadtools
-from webbench_lab.bench.plan import Case, settings
+from webbench_lab.bench.plan import Case, next_round, settings
 from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
@@ -98,6 +98,23 @@ class Runner:
 
     # -- the run ------------------------------------------------------------------------------
 
+    def run_rounds(self, cases: list[Case]) -> None:
+        """The planned cases (the min_repeats rounds, or what a resume has left of them and of the
+        extra rounds), then round after round of extra repeats for the cases whose figure is not
+        stable yet (plan.next_round, from every record so far: a resume recomputes where the
+        adaptive repeats stand from the finished case.json files). Each extra round's cases are
+        added to the manifest (`extra_cases`) before they run."""
+        self.run(cases)
+        while True:
+            more = next_round(self.suite, list(self.results.records.values()))
+            if not more:
+                return
+            self.results.add_extra_cases([c.key for c in more])
+            extend = getattr(self.progress, "extend", None)
+            if extend is not None:
+                extend(len(more))
+            self.run(more)
+
     def run(self, cases: list[Case]) -> None:
         """Each case on a system started for it alone and stopped after it: work a case leaves
         queued in the system (workers still computing) ends with it, never in the next case."""
@@ -150,7 +167,7 @@ class Runner:
         status = "not buildable" if reason.startswith(f"start: {NOT_BUILDABLE}") else "failed"
         if status == "failed":
             self.failed += 1
-        self.results.write_case(CaseRecord(**_case_fields(case), status=status, reason=reason))
+        self.results.write_case(CaseRecord(**self._case_fields(case), status=status, reason=reason))
 
     # -- one measurement ----------------------------------------------------------------------
 
@@ -165,7 +182,7 @@ class Runner:
             what = ", ".join(idle["running"]) or f"server CPU {idle['cpu_pct']}%"
             reason = f"not isolated: {what} after waiting {idle['waited_s']} s"
             self.results.write_case(
-                CaseRecord(**_case_fields(case), status="not isolated", reason=reason, idle=idle)
+                CaseRecord(**self._case_fields(case), status="not isolated", reason=reason, idle=idle)
             )
             return
         attempts: list[Attempt] = []
@@ -179,7 +196,7 @@ class Runner:
             self.progress.hung(case, number, suite.load_attempts, attempt.reason)
         last = attempts[-1]
         record = CaseRecord(
-            **_case_fields(case),
+            **self._case_fields(case, system),
             status="ok",
             load_tool=suite.load_tool,
             duration_s=duration,
@@ -212,6 +229,8 @@ class Runner:
             else:
                 record.figures = Figures.from_result(loadtools.combine(parsed))
                 record.processes = [p.as_dict() for p in parsed]
+                if record.resources is not None:
+                    record.resources.add_cost(record.figures.requests)
         if not record.ok:
             self.failed += 1
         self.results.write_case(record)
@@ -364,8 +383,22 @@ class Runner:
             hc.sh(f"rm -f {_workdir(hc)}/{run_id}-*")
         return LoadRun(outputs, ended, interrupted)
 
+    def _case_fields(self, case: Case, system: System | None = None) -> dict[str, Any]:
+        """The case's own fields, with the CPUs its system asks at its level beside the server's."""
+        asked = (system or get_system(case.system)).process_model.cpus_asked(case.level)
+        try:
+            cpus: int | None = self._cpus(self.lab.server)
+        except (LabFailure, OSError, ValueError):  # unknown, not a reason to lose the case
+            cpus = None
+        return {
+            **_case_fields(case),
+            "cpus_asked": asked,
+            "server_cpus": cpus,
+            "oversubscribed": None if cpus is None else asked > cpus,
+        }
+
     def _cpus(self, hc: HostControl) -> int:
-        """CPUs a generator may use (from the inventory, else `nproc` once)."""
+        """CPUs a host may use (from the inventory, else `nproc` once)."""
         if hc.host.name not in self._cpu_counts:
             self._cpu_counts[hc.host.name] = _cpu_count(hc)
         return self._cpu_counts[hc.host.name]

@@ -74,7 +74,7 @@ def _run(
         )
         try:
             with runner.progress:
-                runner.run(cases)
+                runner.run_rounds(cases)
                 runner.progress.finish()
             audited = _audit(results, lab)
         except KeyboardInterrupt:
@@ -266,6 +266,11 @@ class CaseProgress:
     def case(self, case) -> None:
         self.done += 1
         self.bar.update(self.task, completed=self.done, description=f"{case.key}")
+
+    def extend(self, cases: int) -> None:
+        """An adaptive round adds `cases` to the bar."""
+        task = next(t for t in self.bar.tasks if t.id == self.task)
+        self.bar.update(self.task, total=(task.total or 0) + cases)
 
     def hung(self, case, attempt: int, attempts: int, reason: str) -> None:
         again = "measuring again" if attempt < attempts else "no attempt left"

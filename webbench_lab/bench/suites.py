@@ -3,18 +3,27 @@
 Schema (every field required unless marked optional):
   name: str (the file's stem)        title: str               lab: str (A or B)
   load_tool: siege | wrk | k6        concurrency: int > 0     duration: int > 0 (seconds)
-  warmup: int >= 0 (seconds)         repeats: int > 0         levels: [int > 0, ...]
+  warmup: int >= 0 (seconds)         levels: [int > 0, ...]
   systems: [system name, ...]        scenarios: [{name: str, endpoint: str starting with /}, ...]
   each scenario may set its own, where the suite's settings cannot measure it on this lab:
          concurrency: int > 0, duration: int > 0 (seconds), timeout: int > 0 (seconds a request
          may take before it counts as failed; default DEFAULT_TIMEOUT_S, 60) and why: str, what
          differs from the published lab and why (required with any of the three; the report
          prints it beside the figures)
+  min_repeats: optional int > 0 (default 3): repeats of every case, interleaved (round 1 runs
+         every case once, round 2 again, ...)
+  max_repeats: optional int >= min_repeats (default 6): after min_repeats, a case gets another
+         repeat (one more round) while the 95% confidence interval of its mean rate is wider than
+  target_ci_pct: optional number > 0 (default 5.0): ± this percent of the mean
+  repeats: optional int > 0, the older spelling (results directories keep old suite.yml copies):
+         exactly this many repeats (min_repeats = max_repeats = repeats, as `--repeats N`); not
+         with min_repeats or max_repeats
   load_attempts: optional int > 0 (default 3): how often a case is measured when its load tool
          hangs and has to be killed; the figure is the first attempt that completed
-  quick: optional mapping overriding duration, warmup, levels, systems, concurrency, and
-         endpoints ({scenario name: endpoint}) for `--quick` runs; its duration and concurrency
-         also cap a scenario's own (a quick run stays quick), its timeout stays
+  quick: optional mapping overriding duration, warmup, levels, systems, concurrency, min_repeats,
+         max_repeats (min_repeats alone: both) and endpoints ({scenario name: endpoint}) for
+         `--quick` runs; its duration and concurrency also cap a scenario's own (a quick run stays
+         quick), its timeout stays
   published: optional mapping {scenario: {system: figures}} of the published results
 """
 
@@ -35,6 +44,9 @@ from webbench_lab.yamlfile import display, load_mapping
 SUITES = REPO / "suites"
 DEFAULT_SUITE = "web_bench_2011"
 DEFAULT_LOAD_ATTEMPTS = 3
+DEFAULT_MIN_REPEATS = 3
+DEFAULT_MAX_REPEATS = 6
+DEFAULT_TARGET_CI_PCT = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,12 @@ class Suite:
     concurrency: int
     duration: int
     warmup: int
-    repeats: int
     levels: list[int]
     systems: list[str]
     scenarios: list[Scenario]
+    min_repeats: int = DEFAULT_MIN_REPEATS
+    max_repeats: int = DEFAULT_MAX_REPEATS
+    target_ci_pct: float = DEFAULT_TARGET_CI_PCT
     load_attempts: int = DEFAULT_LOAD_ATTEMPTS
     quick: dict[str, Any] = field(default_factory=dict)
     published: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +104,8 @@ class Suite:
             levels=q.get("levels", self.levels),
             systems=q.get("systems", self.systems),
             concurrency=q.get("concurrency", self.concurrency),
+            min_repeats=q.get("min_repeats", self.min_repeats),
+            max_repeats=q.get("max_repeats", q.get("min_repeats", self.max_repeats)),
             scenarios=[
                 dataclasses.replace(
                     s,
@@ -118,7 +134,10 @@ _FIELDS: dict[str, tuple[type, bool]] = {
     "concurrency": (int, True),
     "duration": (int, True),
     "warmup": (int, True),
-    "repeats": (int, True),
+    "min_repeats": (int, False),
+    "max_repeats": (int, False),
+    "target_ci_pct": (float, False),
+    "repeats": (int, False),
     "levels": (list, True),
     "systems": (list, True),
     "scenarios": (list, True),
@@ -159,15 +178,18 @@ def load_suite(name_or_path: str, name: str | None = None) -> Suite:
                 raise UserError(f"{where}: field '{key}' is missing ({typ.__name__})")
             continue
         value = data[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            data[key] = value = float(value)  # a percent may be written 5
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            raise fail(key, f"a {typ.__name__}", value)
+            raise fail(key, "a number" if typ is float else f"a {typ.__name__}", value)
     if data["name"] != (name or path.stem):
         raise fail("name", f"the file's name '{name or path.stem}'", data["name"])
     if data["load_tool"] not in TOOLS:
         raise fail("load_tool", f"one of {', '.join(TOOLS)}", data["load_tool"])
-    for key in ("concurrency", "duration", "repeats", "load_attempts"):
+    for key in ("concurrency", "duration", "repeats", "min_repeats", "max_repeats", "load_attempts"):
         if data.get(key, 1) < 1:
             raise fail(key, "a positive int", data[key])
+    _repeats(data, fail)
     if data["warmup"] < 0:
         raise fail("warmup", "an int >= 0", data["warmup"])
     if not data["levels"] or not all(isinstance(x, int) and x > 0 for x in data["levels"]):
@@ -193,6 +215,30 @@ def load_suite(name_or_path: str, name: str | None = None) -> Suite:
         scenarios=scenarios,
         path=path,
     )
+
+
+def _repeats(data: dict[str, Any], fail) -> None:
+    """min_repeats <= max_repeats, target_ci_pct > 0; the older `repeats: N` becomes min = max = N."""
+    if "repeats" in data:
+        both = [k for k in ("min_repeats", "max_repeats") if k in data]
+        if both:
+            raise fail("repeats", f"left out with {both[0]} (repeats: N is min_repeats = max_repeats = N)")
+        n = data.pop("repeats")
+        data["min_repeats"] = data["max_repeats"] = n
+    if data.get("target_ci_pct", 1.0) <= 0:
+        raise fail("target_ci_pct", "a positive number (percent of the mean)", data["target_ci_pct"])
+    low = data.get("min_repeats", DEFAULT_MIN_REPEATS)
+    high = data.setdefault("max_repeats", max(DEFAULT_MAX_REPEATS, low))
+    if high < low:
+        raise fail("max_repeats", f"an int >= min_repeats ({low})", high)
+    quick = data.get("quick", {})
+    q_low = quick.get("min_repeats", low)
+    q_high = quick.get("max_repeats", q_low if "min_repeats" in quick else high)
+    for key, value in (("min_repeats", q_low), ("max_repeats", q_high)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise fail(f"quick.{key}", "a positive int", value)
+    if q_high < q_low:
+        raise fail("quick.max_repeats", f"an int >= quick.min_repeats ({q_low})", q_high)
 
 
 def _scenario(item: dict[str, Any], fail) -> Scenario:

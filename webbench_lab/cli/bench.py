@@ -34,7 +34,11 @@ def register(sub) -> None:
     bench.add_argument(
         "--duration", type=int, help="seconds of measurement per case, for every scenario (its own too)"
     )
-    bench.add_argument("--repeats", type=int, help="repeats per case")
+    bench.add_argument(
+        "--repeats",
+        type=int,
+        help="exactly N repeats per case (default: the suite's min_repeats to max_repeats)",
+    )
     bench.add_argument("--load-tool", help="siege, wrk or k6 instead of the suite's tool")
     bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
     bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
@@ -120,5 +124,13 @@ def _print_plan(suite, cases) -> None:
         f"{len(cases)} cases with {suite.load_tool}, {suite.concurrency} concurrent, "
         f"{suite.duration} s each after {suite.warmup} s warm-up: about {seconds / 60:.1f} minutes"
     )
+    if suite.min_repeats < suite.max_repeats:
+        out.print(
+            f"{suite.min_repeats} to {suite.max_repeats} repeats per case: these are the first "
+            f"{suite.min_repeats} rounds; a case gets another round while the 95% interval of its mean "
+            f"rate is wider than ±{suite.target_ci_pct:g}% (up to {suite.max_repeats / suite.min_repeats:g}x "
+            "as long)",
+            markup=False,
+        )
     for line in report.differs(suite):
         out.print(line, markup=False)
