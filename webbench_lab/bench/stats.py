@@ -18,9 +18,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-from scipy import stats as sps
-
 CONFIDENCE = 0.95
 
 
@@ -55,6 +52,10 @@ class Stat:
 def summarize(values: Iterable[float]) -> Stat:
     """Mean, 95% CI half-width (Student t, n - 1 degrees of freedom), RSD (sample standard deviation,
     ddof=1, over the mean) and n of `values` (None values are left out by the caller)."""
+    # Here, not at the top: the command line imports nothing heavy before a command runs.
+    import numpy as np
+    from scipy import stats as sps
+
     data = np.asarray(list(values), dtype=float)
     n = int(data.size)
     if n == 0:
