@@ -81,7 +81,7 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert tornado2["rate"] == pytest.approx(sum(p["rate"] for p in tornado2["processes"]), abs=0.05)
     report = (path / "report.md").read_text()
     assert "Lab A, level 1" in report and "Lab A, level 2" in report and "1,350" in report
-    assert (path / "summary.csv").read_text().startswith("case,system,level")
+    assert (path / "summary.csv").read_text().startswith("row,case,system,level")
     # Which setup produced the numbers: the hosts' audit, with the go-http binary the run used.
     assert manifest["audit"] == "audit.json"
     audit = json.loads((path / "audit.json").read_text())
@@ -165,13 +165,32 @@ def test_a_system_that_fails_to_start_is_recorded_and_the_run_goes_on(lab, provi
     assert rows["webpy-nginx-L1-hello-r1"]["status"] == "ok"
 
 
-def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webbench_lab", "bench", "--only", "go-http", "--levels", "1,2",
-         "--duration", "30", "--results", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+@pytest.fixture
+def drivers():
+    """Start `bench` in the background, as a user's terminal would: with SIGINT at its default
+    even when the tests run as a background job (which ignores SIGINT, and a child inherits that);
+    any driver still running when the test ends is killed, so that it cannot hold the lab."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webbench_lab", "bench", *args, "--results", str(tmp_path)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_path, drivers):
+    proc = drivers(tmp_path, "--only", "go-http", "--levels", "1,2", "--duration", "30")
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
     started = time.monotonic()
     seen = None
@@ -222,14 +241,6 @@ def test_a_cpu_bound_case_leaves_no_work_behind_for_the_next_case(lab, provision
     assert sh(srv, "pgrep -f '[f]astapi_app' || echo none").strip() == "none"
 
 
-def _bench_in_background(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "webbench_lab", "bench", *args, "--results", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-
-
 def _wait_for_siege(proc: subprocess.Popen[str], gen) -> None:
     started = time.monotonic()
     while time.monotonic() < started + 120 and proc.poll() is None:
@@ -246,9 +257,9 @@ def _run_processes(host, run_id: str) -> int:
 
 
 def test_a_second_bench_or_app_start_during_a_run_is_refused_and_the_run_is_unharmed(
-    lab, provisioned, tmp_path
+    lab, provisioned, tmp_path, drivers
 ):
-    first = _bench_in_background(tmp_path / "first", "--quick", "--only", "go-http", "--levels", "1",
+    first = drivers(tmp_path / "first", "--quick", "--only", "go-http", "--levels", "1",
                                  "--duration", "10")  # fmt: skip
     _wait_for_siege(first, by_group(lab, "generator"))
     second = wbl("bench", "--quick", "--only", "go-http", "--results", str(tmp_path / "second"))
@@ -267,9 +278,11 @@ def test_a_second_bench_or_app_start_during_a_run_is_refused_and_the_run_is_unha
     assert manifest["run_id"] in line
 
 
-def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_so(lab, provisioned, tmp_path):
+def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_so(
+    lab, provisioned, tmp_path, drivers
+):
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
-    driver = _bench_in_background(tmp_path / "killed", "--only", "go-http", "--levels", "1,2",
+    driver = drivers(tmp_path / "killed", "--only", "go-http", "--levels", "1,2",
                                   "--duration", "30")  # fmt: skip
     _wait_for_siege(driver, gen)
     path = next((tmp_path / "killed").iterdir())
@@ -294,12 +307,10 @@ def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_s
 
 
 def test_a_sampler_killed_mid_case_makes_its_samples_missing_and_generator_bound_unknown(
-    lab, provisioned, tmp_path
+    lab, provisioned, tmp_path, drivers
 ):
     gen = by_group(lab, "generator")
-    driver = _bench_in_background(
-        tmp_path, "--quick", "--only", "go-http", "--levels", "1", "--duration", "10"
-    )
+    driver = drivers(tmp_path, "--quick", "--only", "go-http", "--levels", "1", "--duration", "10")
     started = time.monotonic()
     while time.monotonic() < started + 120 and driver.poll() is None:
         if sh(gen, "pkill -9 -f '[a]ppctl.py sampler' && echo killed || true").strip() == "killed":
@@ -316,11 +327,9 @@ def _files(case_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(case_dir)): p.read_bytes() for p in sorted(case_dir.rglob("*")) if p.is_file()}
 
 
-def test_resume_after_ctrl_c_finishes_the_run_in_the_same_directory(lab, provisioned, tmp_path):
+def test_resume_after_ctrl_c_finishes_the_run_in_the_same_directory(lab, provisioned, tmp_path, drivers):
     gen = by_group(lab, "generator")
-    driver = _bench_in_background(
-        tmp_path, "--quick", "--only", "go-http,tornado", "--levels", "1", "--duration", "8"
-    )
+    driver = drivers(tmp_path, "--quick", "--only", "go-http,tornado", "--levels", "1", "--duration", "8")
     started = time.monotonic()
     first = None
     while time.monotonic() < started + 180 and driver.poll() is None:
@@ -346,3 +355,31 @@ def test_resume_after_ctrl_c_finishes_the_run_in_the_same_directory(lab, provisi
     assert all(row["status"] == "ok" for row in summary(path).values())
     assert _files(first) == before  # the finished case, byte for byte
     assert list(tmp_path.iterdir()) == [path]  # the same directory, no new one
+
+
+def test_repeats_give_intervals_oversubscribed_levels_are_marked_and_compare_judges_two_runs(
+    lab, provisioned, tmp_path
+):
+    runs = []
+    for name in ("a", "b"):
+        proc = wbl("bench", "--quick", "--only", "go-http", "--levels", "1,2", "--repeats", "2",
+                   "--duration", "3", "--results", str(tmp_path / name))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        runs.append(run_dir_of(proc))
+    rows = json.loads((runs[1] / "summary.json").read_text())
+    repeats = [r for r in rows if r["row"] == "repeat"]
+    aggregates = {r["case"]: r for r in rows if r["row"] == "aggregate"}
+    assert len(repeats) == 4 and set(aggregates) == {"go-http-L1-hello", "go-http-L2-hello"}
+    for agg in aggregates.values():
+        rates = [r["rate"] for r in repeats if r["case"].startswith(agg["case"] + "-r")]
+        assert agg["n"] == 2 and agg["rate"] == pytest.approx(sum(rates) / 2, rel=1e-3)
+        assert agg["rate_ci95"] is not None and agg["rate_ci95"] > 0
+    # The server has one CPU: GOMAXPROCS=2 asks for two.
+    assert aggregates["go-http-L1-hello"]["oversubscribed"] is False
+    assert aggregates["go-http-L2-hello"]["oversubscribed"] is True
+    assert "±" in (runs[1] / "report.md").read_text()
+    compared = wbl("compare", str(runs[0]), str(runs[1]))
+    verdicts = json.loads((runs[1] / "compare.json").read_text())
+    assert (runs[1] / "compare.md").is_file() and len(verdicts["cases"]) == 2
+    slower = [c for c in verdicts["cases"] if c["verdict"] == "slower"]
+    assert compared.returncode == (1 if slower else 0) == verdicts["exit_code"], compared.stdout
