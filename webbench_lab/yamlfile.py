@@ -1,7 +1,9 @@
-"""Read a YAML data file (inventory, suite, system) and say in one line where it is broken."""
+"""Read a data file (YAML: inventory, suite, system; JSON: a results directory's files) and say
+in one line where it is broken."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,21 @@ def load_mapping(path: Path, not_a_mapping: str = "expected a mapping of fields"
     if not isinstance(data, dict):
         raise UserError(f"{where}: {not_a_mapping}")
     return data
+
+
+def load_json(path: Path, fix: str, unreadable: str = "") -> Any:
+    """The file's JSON value; a file that is not UTF-8 or not JSON names the byte or the line and
+    column, then `fix`; one that cannot be read says why (then `unreadable`, if given)."""
+    where = display(path)
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where}: not UTF-8 (byte {exc.start}); {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; {fix}"
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"{where}: cannot read: {exc.strerror}{'; ' + unreadable if unreadable else ''}"
+        ) from None

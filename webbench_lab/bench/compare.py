@@ -44,7 +44,7 @@ from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.results import read_manifest
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
-from webbench_lab.yamlfile import display
+from webbench_lab.yamlfile import display, load_json
 
 ALPHA = 0.05  # the significance level of the verdicts
 CONFIDENCE = 0.95  # of the ratio's interval
@@ -237,16 +237,7 @@ def read_repeats(path: Path) -> list[CaseRecord]:
     """The per-repeat records of a summary.json; anything that is not one is one line naming it."""
     where = display(path)
     fix = "give the summary.json `webbench-lab bench` wrote"
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{where}: not UTF-8 (byte {exc.start}); {fix}") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; {fix}"
-        ) from None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot read: {exc.strerror}; check its permissions") from None
+    data = load_json(path, fix, unreadable="check its permissions")
     if not isinstance(data, list):
         raise UserError(f"{where}: expected a JSON list of case rows; {fix}")
     records = []

@@ -24,7 +24,7 @@ from webbench_lab.bench.record import AGGREGATED, Aggregate, CaseRecord, aggrega
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import new_dir, write_atomic
 from webbench_lab.paths import REPO
-from webbench_lab.yamlfile import display
+from webbench_lab.yamlfile import display, load_json
 
 SUMMARY_FIELDS = [
     "row", "case", "system", "level", "scenario", "endpoint", "repeat", "status", "reason",
@@ -231,17 +231,7 @@ IDENTITY = ("suite", "settings", "planned_cases", "inventory")  # a resume must 
 def read_manifest(path: Path) -> dict[str, Any]:
     """A results directory's manifest.json, with the fields a resume needs checked."""
     where = display(path)
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{where}: not UTF-8 (byte {exc.start}); not a manifest webbench-lab wrote") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
-            "not a manifest webbench-lab wrote"
-        ) from None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot read: {exc.strerror}") from None
+    data = load_json(path, "not a manifest webbench-lab wrote")
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a JSON object; not a manifest webbench-lab wrote")
     for key, typ in (("suite", str), ("settings", dict), ("planned_cases", list), ("resumes", list)):
@@ -261,15 +251,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def read_case(path: Path, key: str | None = None) -> CaseRecord:
     """One case.json; a file that is not a case record (of this schema, of case `key`) is one line."""
     where = display(path)
+    data = load_json(path, "not a case record")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
         record = CaseRecord.from_json(data, where)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{where}: not UTF-8 (byte {exc.start}); not a case record") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
     except (TypeError, AttributeError) as exc:
         raise UserError(f"{where}: not a case record ({exc})") from None
     if key is not None and record.case != key:
