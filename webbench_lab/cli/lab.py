@@ -39,7 +39,7 @@ def status_command(_args: argparse.Namespace) -> int:
 
     rows = lab.status()
     if not rows:
-        out.print("local lab: down (run `sudo webbench-lab lab up`)")
+        out.print("local lab: down (run `webbench-lab lab up` as root)")
         return 1
     for row in rows:
         state = "up" if row.reachable else ("running, unreachable" if row.running else "down")

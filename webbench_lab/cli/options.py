@@ -34,5 +34,5 @@ def resolve_inventory(path: Path | None) -> Path:
         return LOCAL_INVENTORY
     raise UserError(
         f"no inventory given and no local lab ({LOCAL_INVENTORY} is missing); run "
-        "`sudo webbench-lab lab up` first, or pass -i with your inventory"
+        "`webbench-lab lab up` (as root) first, or pass -i with your inventory"
     )

@@ -63,7 +63,7 @@ def load_inventory(path: Path) -> LabInventory:
     if not path.is_file():
         raise UserError(
             f"{where}: no such inventory file; pass -i with the path of an Ansible YAML inventory "
-            "(see inventory/example-two-pc.yml), or run `sudo webbench-lab lab up` for the local lab"
+            "(see inventory/example-two-pc.yml), or run `webbench-lab lab up` as root for the local lab"
         )
     _check_yaml(path, where)
 

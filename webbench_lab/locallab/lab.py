@@ -25,7 +25,7 @@ def require_root(action: str) -> None:
     if os.geteuid() != 0:
         raise UserError(
             f"webbench-lab lab {action}: must run as root (the local lab creates network "
-            f"namespaces and mounts); run `sudo webbench-lab lab {action}` or `sudo make lab`"
+            f"namespaces and mounts); run `webbench-lab lab {action}` or `make lab` as root"
         )
 
 
@@ -33,7 +33,7 @@ def _require_tools() -> None:
     missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
     if missing:
         raise UserError(
-            f"missing on the control machine: {', '.join(missing)}; `sudo make lab` installs "
+            f"missing on the control machine: {', '.join(missing)}; `make lab` (as root) installs "
             "them (apt-get install debootstrap iproute2 util-linux openssh-client apt-cacher-ng)"
         )
 
