@@ -11,6 +11,7 @@ from webbench_lab.apps.builds import build_go
 from webbench_lab.apps.systems import HostPaths, System
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.guard import in_use
 from webbench_lab.hosts.inventory import LabInventory
 
 
@@ -114,11 +115,7 @@ class Lab:
         """`app start` during a run would change what the run measures: one line, exit 2."""
         lease = self.holder()
         if lease:
-            raise UserError(
-                f"{what}: the lab is in use: run {lease.get('run_id', '?')} (started "
-                f"{lease.get('started') or '?'} on {lease.get('control_host') or '?'}, driver pid "
-                f"{lease.get('driver_pid') or '?'}) holds host {self.server.host.name}; wait for it to end"
-            )
+            raise UserError(f"{what}: {in_use(self.server.host.name, lease)}")
 
     def processes(self) -> dict[str, ProcessesAnswer]:
         """Every process of the lab on each host, and the run holding each host, by host name."""

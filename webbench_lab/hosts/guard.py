@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -130,12 +131,15 @@ def _parse(host: str, line: str | bytes) -> GuardAnswer:
 
 
 def _in_use(host: str, answer: GuardAnswer) -> str:
-    held: dict[str, Any] = dict(answer.get("held_by") or {})
-    where = held.get("control_host") or "?"
+    return f"{in_use(host, answer.get('held_by') or {})}, or stop it (Ctrl-C in its terminal)"
+
+
+def in_use(host: str, lease: Mapping[str, Any]) -> str:
+    """What a command refused during a run is told: which run holds `host`, since when, from where."""
     return (
-        f"the lab is in use: run {held.get('run_id', '?')} (started {held.get('started') or '?'} on "
-        f"{where}, driver pid {held.get('driver_pid') or '?'}) holds host {host}; wait for it to end, "
-        "or stop it (Ctrl-C in its terminal)"
+        f"the lab is in use: run {lease.get('run_id', '?')} (started {lease.get('started') or '?'} on "
+        f"{lease.get('control_host') or '?'}, driver pid {lease.get('driver_pid') or '?'}) holds host "
+        f"{host}; wait for it to end"
     )
 
 
