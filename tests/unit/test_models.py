@@ -12,7 +12,9 @@ def test_every_system_names_a_registered_model():
     for system in systems.all_systems().values():
         assert isinstance(system.process_model, ProcessModel)
         assert system.process_model.name == system.model
-    assert set(MODELS) == {"goroutines", "processes", "workers", "nginx-proxy", "nginx-fastcgi"}
+    assert set(MODELS) == {
+        "goroutines", "processes", "workers", "nginx-proxy", "nginx-fastcgi", "nginx-static"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,8 @@ def test_only_fronted_models_keep_nginx_logs_and_have_a_site():
         assert ("/run/x/nginx-error.log" in logs) == isinstance(model, NginxFronted) == model.fronted
     proxy = systems.get("tornado-nginx")
     site = proxy.process_model.site(proxy, 2, "/run/t")
-    assert site == {"upstream_ports": [8000, 8001], "fastcgi_socket": None}
+    assert site == {
+        "upstream_ports": [8000, 8001], "fastcgi_socket": None, "static_root": None, "static_types": {}
+    }  # fmt: skip
     fcgi = systems.get("webpy-nginx")
     assert fcgi.process_model.site(fcgi, 1, "/run/w")["fastcgi_socket"] == "/run/w/fcgi.sock"

@@ -40,10 +40,19 @@ class FakeRunner:
     interrupt_on: str | None = None  # or the case with this key
     rates: ClassVar[dict[str, float]] = {}  # a case's rate (else 100 + its index)
     ran: ClassVar[list[str]] = []
+    ceilings_measured: ClassVar[int] = 0
 
     def __init__(self, lab, suite, results, progress) -> None:
         self.suite, self.results, self.progress = suite, results, progress
         self.failed = 0
+        self.ceilings: dict = {}
+
+    def measure_ceilings(self, cases) -> dict:
+        """Like the runner's: only the ceilings not measured yet (one, c200)."""
+        if "c200" not in self.ceilings:
+            FakeRunner.ceilings_measured += 1
+            self.ceilings["c200"] = {"rate": 5000.0, "generator_limited": True, "endpoint": "/Hello/100"}
+        return self.ceilings
 
     def controls(self) -> list:
         return []
@@ -78,7 +87,7 @@ class FakeRunner:
 def lab(monkeypatch, tmp_path):
     """The session with a fake lab and runner; `lab.inventory` is what the manifest records."""
     fake = SimpleNamespace(inventory={"srv1": {"address": "198.18.0.3", "cpus": "1"}})
-    monkeypatch.setattr(session, "load_inventory", lambda path: SimpleNamespace(hosts={}))
+    monkeypatch.setattr(session, "load_inventory", lambda path: SimpleNamespace(hosts={}, group=lambda g: []))
     monkeypatch.setattr(session, "_inventory_without_secrets", lambda inv: fake.inventory)
     monkeypatch.setattr(session, "Lab", FakeLab)
     monkeypatch.setattr(session, "Runner", FakeRunner)
@@ -88,6 +97,7 @@ def lab(monkeypatch, tmp_path):
     monkeypatch.setattr(FakeRunner, "interrupt_on", None)
     monkeypatch.setattr(FakeRunner, "rates", {})
     monkeypatch.setattr(FakeRunner, "ran", [])
+    monkeypatch.setattr(FakeRunner, "ceilings_measured", 0)
     fake.inv = tmp_path / "inventory.yml"
     fake.inv.write_text("all: {}\n")
     fake.root = tmp_path / "results"
@@ -129,9 +139,13 @@ def test_resume_runs_the_remaining_cases_and_keeps_the_finished_ones_untouched(l
     assert len(finished) == 4  # case.json and the raw output of both finished cases
     capsys.readouterr()
 
+    assert first["generator_ceiling"]["c200"]["rate"] == 5000.0 and FakeRunner.ceilings_measured == 1
     assert bench(lab, "--resume", str(path)) == 0
 
     assert FakeRunner.ran == PLANNED[2:]
+    # The run's ceiling is kept, not measured again and not moved into the last end's fields.
+    assert FakeRunner.ceilings_measured == 1
+    assert manifest(path)["generator_ceiling"] == first["generator_ceiling"]
     err = capsys.readouterr().err
     assert f"resuming {path}: 2 of 4 cases finished, 2 to run" in err
     after = snapshot(path)

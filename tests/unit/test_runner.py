@@ -260,8 +260,10 @@ def test_emergency_stop_stops_the_load_and_samplers_everywhere_and_the_systems_o
     assert lab.server.agent_calls() == [
         ["stop", "tornado"],
         ["stop", "go-http"],
+        ["stop", "ceiling"],
         ["stop", "sampler-tornado"],
         ["stop", "sampler-go-http"],
+        ["stop", "sampler-ceiling"],
     ]
 
 
@@ -275,8 +277,10 @@ def test_emergency_stop_goes_on_past_hosts_that_do_not_answer_and_names_the_syst
     assert [c[1] for c in lab.server.agent_calls()] == [
         "tornado",
         "go-http",
+        "ceiling",
         "sampler-tornado",
         "sampler-go-http",
+        "sampler-ceiling",
     ]
     assert problems == [
         "tornado: host srv1: the lab agent did not answer (Traceback (most recent call last): | "
@@ -509,3 +513,48 @@ def test_a_level_asking_more_cpus_than_the_server_has_is_oversubscribed(results)
     lab.start_errors["tornado"] = LabFailure("system tornado: did not start")
     MeasureRecorder(lab, results).run([case("tornado", 2)])  # a failed case says it too
     assert results.records["tornado-L2-hello-r1"].oversubscribed is True
+
+
+def test_the_ceiling_is_measured_once_per_concurrency_and_a_case_near_it_is_generator_bound(
+    monkeypatch, tmp_path
+):
+    """The ceiling system (nginx's fixed replies) loaded like a case, its figure in the runner's
+    ceilings with its raw outputs in ceiling/c10/; a case at the same rate as the ceiling is
+    generator-bound although its generators' CPU (40%) was not."""
+    _, server, runner, cases, told = _whole_run(monkeypatch, tmp_path)
+    siege = json.loads(SIEGE_OUTPUT.read_text())
+    found = runner.measure_ceilings(cases)
+    assert list(found) == ["c10"] and told == [("ceiling", 1)]
+    top = found["c10"]
+    assert top["rate"] == pytest.approx(2 * siege["transaction_rate"]) and top["endpoint"] == "/Hello/100"
+    assert top["generator_cpu_pct"] == 40.0 and top["generator_limited"] is False
+    assert top["dir"] == "ceiling/c10"
+    kept = runner.results.path / "ceiling" / "c10"
+    assert (kept / "gen1-siege-0.attempt-1.out").read_text() == SIEGE_OUTPUT.read_text()
+    assert [s["name"] for s in server.started][:3] == ["redis", "ceiling", "sampler-ceiling"]
+    assert ("ceiling", 1) not in [(n, lv) for n, lv in server.stopped] and "ceiling" in [
+        n for n, _ in server.stopped
+    ]
+    runner.measure_ceilings(cases)  # measured already: not again
+    assert told == [("ceiling", 1)]
+
+    runner.run(cases[:1])
+    (record,) = runner.results.records.values()
+    assert record.ceiling_share == 1.0 and record.near_ceiling is True
+    assert record.resources is not None and record.resources.generator_bound is True
+    assert record.resources.generator_cpu_pct == 40.0
+
+
+def test_a_case_well_below_the_ceiling_keeps_its_cpu_verdict_and_without_a_ceiling_has_no_share(
+    monkeypatch, tmp_path
+):
+    _, _, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
+    runner.ceilings = {"c10": {"rate": 10_000_000.0}}
+    runner.run(cases[:1])
+    (record,) = runner.results.records.values()
+    assert record.ceiling_share is not None and record.ceiling_share < 0.01 and record.near_ceiling is False
+    assert record.resources is not None and record.resources.generator_bound is False
+    _, _, runner2, cases2, _ = _whole_run(monkeypatch, tmp_path / "again")
+    runner2.run(cases2[:1])
+    (plain,) = runner2.results.records.values()
+    assert plain.ceiling_share is None and plain.near_ceiling is None

@@ -91,7 +91,8 @@ def test_tornado_nginx_renders_lab_a_nginx_settings_with_an_upstream():
 
 def test_nginx_sites_cover_every_nginx_system_at_every_provisioned_level():
     dests = sorted(s["dest"].rsplit("/", 1)[1] for s in systems.nginx_sites(shared_defaults()))
-    assert dests == [f"{n}-L{lv}.conf" for n in ("tornado-nginx", "webpy-nginx") for lv in (1, 2, 4)]
+    names = ("ceiling", "tornado-nginx", "webpy-nginx")
+    assert dests == [f"{n}-L{lv}.conf" for n in names for lv in (1, 2, 4)]
     with pytest.raises(UserError, match="level 3 has no provisioned nginx site"):
         launch_spec(systems.get("webpy-nginx"), 3, PATHS, {})
 

@@ -25,7 +25,13 @@ def test_default_plan_uses_the_benchmark_range_and_disjoint_cpus(monkeypatch):
 
 @pytest.mark.parametrize(
     ("cpus", "expected"),
-    [([0], ["0", "0"]), ([0, 1], ["0", "1"]), ([0, 1, 2, 3], ["0,1", "2,3"]), ([2, 3, 5], ["2", "3,5"])],
+    [
+        ([0], ["0", "0"]),
+        ([0, 1], ["0", "1"]),
+        ([0, 1, 2, 3], ["0,1,2", "3"]),
+        ([2, 3, 5], ["2,3", "5"]),
+        (list(range(8)), ["0,1,2,3,4,5", "6,7"]),
+    ],
 )
 def test_split_cpus(cpus, expected):
     assert topology.split_cpus(cpus) == expected

@@ -221,6 +221,52 @@ def governors(cpus: list[int]) -> str | dict[str, str | None]:
     return found
 
 
+def cpu_limit(proc: str = "/proc/self") -> dict[str, Any] | None:
+    """This process's CPU bandwidth limit (CFS quota) from its cgroup, cgroup v1 (cpu.cfs_quota_us
+    and cpu.cfs_period_us) or v2 (cpu.max), the tightest of its group and the groups above it that
+    are visible; None when there is none. The cgroup mounts are found in mountinfo, whose root
+    field maps the process's cgroup path to a directory (a local lab host sees its own group
+    mounted at /sys/fs/cgroup/cpu)."""
+    groups = {}
+    for line in (read_text(f"{proc}/cgroup") or "").splitlines():
+        _hid, controllers, own = line.split(":", 2)
+        groups["v2" if not controllers else "v1" if "cpu" in controllers.split(",") else ""] = own
+    best: dict[str, Any] | None = None
+    for line in (read_text(f"{proc}/mountinfo") or "").splitlines():
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        fstype, _source, options = line.split(" - ", 1)[1].split()[:3]
+        v1 = fstype == "cgroup" and "cpu" in options.split(",")
+        version = "v2" if fstype == "cgroup2" else "v1" if v1 else ""
+        path: str | None = groups.get(version) if version else None
+        root, mountpoint = fields[3], fields[4]
+        if path is None or not (path + "/").startswith(root.rstrip("/") + "/"):
+            continue
+        directory = Path(mountpoint, path[len(root.rstrip("/")) :].lstrip("/"))
+        while True:
+            found = _cfs_quota(directory, version)
+            if found and (best is None or found["cores"] < best["cores"]):
+                best = {**found, "cgroup": f"{version}:{path}", "directory": str(directory)}
+            if directory == Path(mountpoint) or directory == directory.parent:
+                break
+            directory = directory.parent
+    return best
+
+
+def _cfs_quota(directory: Path, version: str) -> dict[str, Any] | None:
+    """{"cores", "quota_us", "period_us"} of one cgroup directory, None without a quota."""
+    if version == "v1":
+        quota, period = read_int(f"{directory}/cpu.cfs_quota_us"), read_int(f"{directory}/cpu.cfs_period_us")
+    else:
+        parts = (read_text(f"{directory}/cpu.max") or "max").split()
+        quota = int(parts[0]) if parts[0].isdigit() else None
+        period = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    if quota is None or quota < 0 or not period:
+        return None
+    return {"cores": round(quota / period, 3), "quota_us": quota, "period_us": period}
+
+
 def system_info() -> dict[str, Any]:
     uname = os.uname()
     cpus = sorted(os.sched_getaffinity(0))
@@ -237,6 +283,7 @@ def system_info() -> dict[str, Any]:
         "cpuset": status.get("Cpus_allowed_list"),
         "online_cpus": (read_text("/sys/devices/system/cpu/online") or "").strip() or None,
         "governor": governors(cpus),
+        "cpu_limit": cpu_limit(),
         "memory_kib": int(mem[0]) if mem and mem[0].isdigit() else None,
         "hostname": socket.gethostname(),
     }

@@ -5,7 +5,9 @@ model owns its ports, the processes it starts, and how many CPUs a level asks fo
 - processes: N stand-alone processes on N ports, the load split over them (Lab A's Python rows);
 - workers: one server with N workers on one port (gunicorn, uvicorn);
 - nginx-proxy: N processes behind nginx's upstream (proxy_pass);
-- nginx-fastcgi: spawn-fcgi -F N processes on one unix socket behind nginx's fastcgi_pass.
+- nginx-fastcgi: spawn-fcgi -F N processes on one unix socket behind nginx's fastcgi_pass;
+- nginx-static: nginx alone, answering every verified endpoint from a file with the exact reply:
+  a target that costs the server almost nothing (the generator's ceiling, bench/ceiling.py).
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ class ProcessModel(ABC):
     def log_files(self, run_dir: str) -> list[str]:
         return [f"{run_dir}/app.log"]
 
+    def files(self) -> dict[str, str]:
+        """Files the agent writes under the run directory before the start (relative path: text)."""
+        return {}
+
 
 class Goroutines(ProcessModel):
     name = "goroutines"
@@ -166,7 +172,7 @@ class NginxFronted(ProcessModel):
 
     def site(self, system: System, level: int, run_dir: str) -> dict[str, Any]:
         """What templates/server/nginx.conf.j2 needs besides the run directory and the port."""
-        return {"upstream_ports": [], "fastcgi_socket": None}
+        return {"upstream_ports": [], "fastcgi_socket": None, "static_root": None, "static_types": {}}
 
 
 class NginxProxy(NginxFronted):
@@ -181,7 +187,7 @@ class NginxProxy(NginxFronted):
         return [{"argv": start.as_user + start.command(port), "env": start.env} for port in ports]
 
     def site(self, system: System, level: int, run_dir: str) -> dict[str, Any]:
-        return {"upstream_ports": self.process_ports(system, level), "fastcgi_socket": None}
+        return {**super().site(system, level, run_dir), "upstream_ports": self.process_ports(system, level)}
 
 
 class NginxFastCGI(NginxFronted):
@@ -200,9 +206,43 @@ class NginxFastCGI(NginxFronted):
         return [f"{run_dir}/fcgi.sock"]
 
     def site(self, system: System, level: int, run_dir: str) -> dict[str, Any]:
-        return {"upstream_ports": [], "fastcgi_socket": self.unix_sockets(run_dir)[0]}
+        return {**super().site(system, level, run_dir), "fastcgi_socket": self.unix_sockets(run_dir)[0]}
 
 
+class NginxStatic(NginxFronted):
+    """nginx's one worker serving, from files, exactly what the verification gate expects of every
+    endpoint (same bytes, same media type): what a load tool can drive when the server costs almost
+    nothing. The level does not matter."""
+
+    name = "nginx-static"
+
+    def cpus_asked(self, level: int) -> int:
+        return NGINX_WORKERS
+
+    def process_ports(self, system: System, level: int) -> list[int]:
+        return []
+
+    def app_processes(self, start: Start) -> list[ProcessSpec]:
+        return []
+
+    def files(self) -> dict[str, str]:
+        from webbench_lab.apps.verify import ENDPOINTS
+
+        found = [e for e in ENDPOINTS if e.status == 200 and e.body is not None]
+        return {f"{STATIC_DIR}{e.path}": (e.body or b"").decode() for e in found}
+
+    def site(self, system: System, level: int, run_dir: str) -> dict[str, Any]:
+        from webbench_lab.apps.verify import ENDPOINTS
+
+        types = {e.path: e.media_type for e in ENDPOINTS if e.status == 200 and e.media_type != "text/plain"}
+        return {"upstream_ports": [], "fastcgi_socket": None, "static_root": f"{run_dir}/{STATIC_DIR}",
+                "static_types": types}  # fmt: skip
+
+    def serves(self, path: str) -> bool:
+        return f"{STATIC_DIR}{path}" in self.files()
+
+
+STATIC_DIR = "www"
 MODELS: dict[str, ProcessModel] = {
-    m.name: m for m in (Goroutines(), Processes(), Workers(), NginxProxy(), NginxFastCGI())
+    m.name: m for m in (Goroutines(), Processes(), Workers(), NginxProxy(), NginxFastCGI(), NginxStatic())
 }

@@ -18,8 +18,9 @@ from webbench_lab.paths import REPO
 from webbench_lab.yamlfile import display, load_mapping
 
 APPS = REPO / "apps"
-REQUIRED = {"display": str, "language": str, "lab": str, "model": str, "port": int, "start": str}
-OPTIONAL = {"description": str, "build": str, "chroot": bool, "backend_port": int, "note": str}
+REQUIRED = {"display": str, "language": str, "lab": str, "model": str, "port": int}
+OPTIONAL = {"start": str, "description": str, "build": str, "chroot": bool, "backend_port": int, "note": str}
+NOTHING_TO_START = ("nginx-static",)  # models that start no program of the system's own
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class System:
     lab: str
     model: str
     port: int
-    start: str
+    start: str = ""
     build: str = "none"
     chroot: bool = False
     backend_port: int | None = None
@@ -76,6 +77,8 @@ def load_system(path: Path) -> System:
             raise UserError(f"{where}: field '{key}' must be {expected.__name__}, not {type(value).__name__}")
     if data["model"] not in MODELS:
         raise UserError(f"{where}: model '{data['model']}' is not one of {', '.join(MODELS)}")
+    if "start" not in data and data["model"] not in NOTHING_TO_START:
+        raise UserError(f"{where}: field 'start' is missing (str)")
     if data["model"] == "nginx-proxy" and "backend_port" not in data:
         raise UserError(f"{where}: model nginx-proxy needs 'backend_port' (int)")
     if data.get("build", "none") not in ("none", "go"):
@@ -136,7 +139,7 @@ def launch_spec(
         # Ready when every load port answers an HTTP request, not only accepts a connection.
         "ready_path": "/ping",
         "ready_ports": system.load_ports(level),
-        "files": {},
+        "files": model.files(),
         "writable": model.writable(),
         "owner": paths.user,
         "log": f"{start.run_dir}/app.log",

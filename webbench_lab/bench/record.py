@@ -175,6 +175,10 @@ class CaseRecord:
     cpus_asked: int | None = None
     server_cpus: int | None = None
     oversubscribed: bool | None = None
+    # The rate as a share of the generator's ceiling at this concurrency (bench/ceiling.py), and
+    # whether it reached CEILING_SHARE (it then makes the case generator-bound); None: no ceiling.
+    ceiling_share: float | None = None
+    near_ceiling: bool | None = None
     schema: int = SCHEMA_VERSION
 
     @property

@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from webbench_lab.apps.systems import all_systems
+from webbench_lab.bench import ceiling
 from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate
 from webbench_lab.bench.stats import Stat
 from webbench_lab.bench.suites import Suite
@@ -161,7 +162,8 @@ FOOTNOTE = (
     "during the measurement, and in brackets the system's own processes' share: the difference is "
     "mostly the kernel's (TCP setup and teardown with a connection per request). It compares "
     "across machines where rates do not.\n"
-    "* generator-bound: the generator's CPU averaged >= 90% during the measurement.\n"
+    "* generator-bound: the generator's CPU averaged >= 90% during the measurement, or the rate "
+    "reached 80% of the generator's ceiling (the load tool against nginx's fixed replies).\n"
     "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
     "† retried: the load tool hung and was killed; the figure is from the first attempt that "
     "completed (case.json lists every attempt).\n"
@@ -169,6 +171,31 @@ FOOTNOTE = (
     "processes or workers, and nginx's worker when fronted) than the server has CPUs, so on a "
     "one-core server levels 2 and 4 add processes, not CPU."
 )
+
+
+def lab_lines(manifest: dict[str, Any]) -> list[str]:
+    """What the figures were measured on, beside them: the server's CPU limit and the generator's
+    ceiling per concurrency (bench/ceiling.py)."""
+    limit = manifest.get("server_cpu_limit")
+    lines = [
+        f"Server CPU: limited to {limit:g} core(s) of CPU time (cgroup CFS quota, `lab up --server-cpu`)."
+        if limit
+        else "Server CPU: not limited (all of its CPUs)."
+    ]
+    for key, top in (manifest.get("generator_ceiling") or {}).items():
+        rate, gen = top.get("rate"), top.get("generator_cpu_pct")
+        if not rate:
+            lines.append(f"Generator ceiling at {key}: not measured ({top.get('reason') or 'no figure'}).")
+            continue
+        how = f"generator CPU {gen:.0f}%" if gen is not None else "generator CPU unknown"
+        if top.get("generator_limited") is False:
+            how += ", not busy: the target was the limit, so this is a lower bound"
+        lines.append(
+            f"Generator ceiling at {key} ({top.get('endpoint')} from nginx's fixed replies): "
+            f"{rate:,.0f} requests/s ({how}); a case at {ceiling.CEILING_SHARE:.0%} of it or more "
+            "is marked *."
+        )
+    return lines
 
 
 def _repeats(suite: Suite) -> str:
@@ -198,6 +225,7 @@ def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> 
         f"{suite.concurrency} concurrent, {suite.duration} s per case (+{suite.warmup} s warm-up), "
         f"{_repeats(suite)}. Run complete: {manifest.get('complete')}.",
         "",
+        *[f"{line}\n" for line in lab_lines(manifest)],
     ]
     for title, header, body in tables(suite, rows):
         lines += [

@@ -41,6 +41,8 @@ SUMMARY_FIELDS = [
 # into before-resume-<n>/: the resume writes its own.
 END_FILES = ("audit.json", "audit.md", "report.md")
 NOT_FAILED = ("ok", "not buildable")  # the statuses that do not make a run exit 1
+# What a resume keeps of the manifest besides its identity: the ceilings are the run's, not the end's.
+KEPT_ON_RESUME = ("complete", "started", "resumes", "extra_cases", "generator_ceiling")
 
 
 class ResultsDir:
@@ -111,6 +113,12 @@ class ResultsDir:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def new_subdir(self, *parts: str) -> Path:
+        """A directory that is new in this run (a resume that measures again gets `<name>-2`)."""
+        d = _unused(self.path.joinpath(*parts))
+        d.mkdir(parents=True)
+        return d
+
     def write_case(self, record: CaseRecord) -> None:
         """case.json of the record's case, then summary.json and summary.csv with every case so far:
         the only place a case record is written."""
@@ -169,7 +177,7 @@ class ResultsDir:
         previous_end = {
             k: self.manifest.pop(k)
             for k in list(self.manifest)
-            if k not in fields and k not in ("complete", "started", "resumes", "extra_cases")
+            if k not in fields and k not in KEPT_ON_RESUME
         }
         if previous_end.get("audit") in moved:
             previous_end["audit"] = moved[previous_end["audit"]]

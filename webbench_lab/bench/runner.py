@@ -21,7 +21,7 @@ from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.systems import System, all_systems
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
-from webbench_lab.bench import loadtools
+from webbench_lab.bench import ceiling, loadtools
 from webbench_lab.bench.plan import Case, next_round, settings
 from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
@@ -86,6 +86,7 @@ class Runner:
         self._own = others
         self.failed = 0
         self._cpu_counts: dict[str, int] = {}
+        self.ceilings: dict[str, dict[str, Any]] = {}  # the generator's ceiling per "c<concurrency>"
 
     def close(self) -> None:
         for hc in self._own:
@@ -137,7 +138,7 @@ class Runner:
             finally:
                 if not reason or reason.startswith("verification"):
                     self._stop(system)
-                self._keep_logs(system, case, log_files)
+                self._keep_logs(self.results.case_dir(case), log_files)
 
     def _start_and_verify(self, system: System, level: int) -> tuple[str, list[tuple[str, int]]]:
         """'' when the system runs and answers right, else the reason its cases fail."""
@@ -231,15 +232,17 @@ class Runner:
                 record.processes = [p.as_dict() for p in parsed]
                 if record.resources is not None:
                     record.resources.add_cost(record.figures.requests)
+                self._judge_by_ceiling(record)
         if not record.ok:
             self.failed += 1
         self.results.write_case(record)
 
-    def _attempt(self, system: System, case: Case, number: int) -> Attempt:
-        """One warm-up and one measurement, every file named by the attempt."""
+    def _attempt(self, system: System, case: Case, number: int, out_dir: Path | None = None) -> Attempt:
+        """One warm-up and one measurement, every file named by the attempt (in the case's
+        directory, or `out_dir`)."""
         suite = self.suite
         duration = settings(suite, case)[1]
-        case_dir = self.results.case_dir(case)
+        case_dir = out_dir or self.results.case_dir(case)
         started = time.time()
         warmup = None
         if suite.warmup:
@@ -271,6 +274,52 @@ class Runner:
             server_cpu_pct=resources.server_cpu_pct,
         )
         return Attempt(number, load.outputs, resources, bool(hung), load.interrupted, reason, record)
+
+    def _judge_by_ceiling(self, record: CaseRecord) -> None:
+        """The case's rate against its concurrency's ceiling: near it, the case is generator-bound
+        whatever the generator's CPU said."""
+        top = self.ceilings.get(f"c{record.concurrency}")
+        record.ceiling_share = ceiling.share(record.rate, top)
+        if record.ceiling_share is None:
+            return
+        record.near_ceiling = record.ceiling_share >= ceiling.CEILING_SHARE
+        if record.near_ceiling and record.resources is not None:
+            record.resources.generator_bound = True
+
+    # -- the generator's ceiling --------------------------------------------------------------
+
+    def measure_ceilings(self, cases: list[Case]) -> dict[str, dict[str, Any]]:
+        """Before the cases: the load tool against the ceiling system, once per concurrency the
+        cases use (bench/ceiling.py), each in ceiling/<c...>/ with its raw outputs and samples. A
+        ceiling that cannot be measured is recorded with its reason; the cases then run without."""
+        system = get_system(ceiling.SYSTEM)
+        for target in ceiling.targets(self.suite, cases, system):
+            if target.key in self.ceilings:
+                continue
+            self.progress.system(system.name, 1)
+            self.ceilings[target.key] = self._ceiling(system, target)
+        return self.ceilings
+
+    def _ceiling(self, system: System, target: ceiling.Target) -> dict[str, Any]:
+        out_dir = self.results.new_subdir("ceiling", target.key)
+        reason, log_files = self._start_and_verify(system, 1)
+        try:
+            if reason:
+                return {**ceiling.summary(target, None, Resources.from_samples({})), "reason": reason}
+            idle = self._idle_check(system)
+            attempt = self._attempt(system, target.case(), 1, out_dir)
+            tool = loadtools.get(self.suite.load_tool)
+            try:
+                parsed = [tool.parse(text) for _, _, text in attempt.outputs]
+            except loadtools.ParseError as exc:
+                return ceiling.summary(target, None, attempt.resources, f"{self.suite.load_tool}: {exc}")
+            figures = Figures.from_result(loadtools.combine(parsed)) if parsed else None
+            found = ceiling.summary(target, figures, attempt.resources, attempt.reason)
+            return {**found, "idle": idle, "dir": str(out_dir.relative_to(self.results.path))}
+        finally:
+            if not reason or reason.startswith("verification"):
+                self._stop(system)
+            self._keep_logs(out_dir, log_files)
 
     def _idle_check(self, system: System) -> dict[str, Any]:
         """Before a case: the server's CPUs idle (a bounded wait) and nothing of the lab running on
@@ -465,16 +514,18 @@ class Runner:
         sizes = self.lab.server.sh(script).stdout.split()
         return [(r, int(n)) for r, n in zip(remotes, sizes, strict=True)]
 
-    def _keep_logs(self, system: System, case: Case, log_files: list[tuple[str, int]]) -> None:
-        case_dir = self.results.case_dir(case)
+    def _keep_logs(self, out_dir: Path, log_files: list[tuple[str, int]]) -> None:
+        """What each log gained since its offset, into out_dir."""
         for remote, offset in log_files:
             text = self.lab.server.sh(f"tail -c +{offset + 1} {remote} 2>/dev/null || true").stdout
             if text:
-                self.results.write_text(case_dir / Path(remote).name, text)
+                self.results.write_text(out_dir / Path(remote).name, text)
 
     def emergency_stop(self, systems: list[str]) -> list[str]:
-        """After Ctrl-C or a lost host: stop the load, the samplers and the system everywhere."""
+        """After Ctrl-C or a lost host: stop the load, the samplers and the system everywhere (the
+        ceiling's target too)."""
         problems = []
+        systems = [*systems, ceiling.SYSTEM]
         for hc in self.generators:
             for name in (LOAD, f"{SAMPLER}-{LOAD}"):
                 with contextlib.suppress(Exception):

@@ -71,9 +71,11 @@ def _run(
             lab_commit=collect.git_commit(),
             run_id=guard.run_id,
             dead_runs=guard.dead_runs,
+            server_cpu_limit=_server_cpu_limit(inventory),
         )
         try:
             with runner.progress:
+                _ceilings(results, runner, cases)
                 runner.run_rounds(cases)
                 runner.progress.finish()
             audited = _audit(results, lab)
@@ -108,8 +110,31 @@ def _run(
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
+    for line in report.lab_lines(results.manifest):
+        out.print(line, markup=False)
     out.print(f"results: {results.path}")
     return 1 if runner.failed or results.failed_before else 0
+
+
+def _ceilings(results: ResultsDir, runner: Runner, cases: list[Case]) -> None:
+    """The generator's ceilings (bench/ceiling.py) into the manifest before the first case; a
+    resume keeps those its run measured and measures only what is missing."""
+    runner.ceilings = dict(results.manifest.get("generator_ceiling") or {})
+    if not cases:
+        return
+    results.manifest["generator_ceiling"] = runner.measure_ceilings(cases)
+    results.write_json(results.path / "manifest.json", results.manifest)
+    for key, found in runner.ceilings.items():
+        rate = found.get("rate")
+        text = f"{rate:,.0f} req/s" if rate else f"not measured ({found.get('reason') or 'no figure'})"
+        limited = ", generator not busy: a lower bound" if found.get("generator_limited") is False else ""
+        runner.progress.bar.console.print(f"generator ceiling at {key}: {text}{limited}", markup=False)
+
+
+def _server_cpu_limit(inventory: LabInventory) -> float | None:
+    """The server's CPU time in cores where the inventory limits it (lab up --server-cpu)."""
+    servers = inventory.group("server")
+    return servers[0].cpu_limit if servers else None
 
 
 def _run_id() -> str:
@@ -212,7 +237,8 @@ def _inventory_without_secrets(inventory: LabInventory) -> dict:
     """Hosts as the run used them; key files are named, never read; passwords never kept."""
     return {
         name: {"groups": list(h.groups), "address": h.address, "port": h.port, "user": h.user,
-               "bench_address": h.bench_address, "cpus": h.cpus, "become": h.become}
+               "bench_address": h.bench_address, "cpus": h.cpus, "cpu_limit": h.cpu_limit,
+               "become": h.become}
         for name, h in inventory.hosts.items()
     }  # fmt: skip
 

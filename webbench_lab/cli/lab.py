@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from webbench_lab.locallab.topology import DEFAULT_SERVER_CPU
 from webbench_lab.ui import out
 
 
@@ -13,6 +14,14 @@ def register(sub) -> None:
     up = lab_sub.add_parser("up", help="start two fresh Debian 12 hosts and write inventory/local.yml")
     up.add_argument("--mgmt-net", default="198.18.0.0/24", help="management network (SSH)")
     up.add_argument("--bench-net", default="198.19.0.0/30", help="benchmark link network")
+    up.add_argument(
+        "--server-cpu",
+        type=_cores,
+        default=DEFAULT_SERVER_CPU,
+        metavar="CORES",
+        help="the server's CPU time in cores (cgroup CFS quota, 10 ms period; "
+        f"default {DEFAULT_SERVER_CPU:g}; 0: no limit)",
+    )
     up.set_defaults(handler=up_command)
     down = lab_sub.add_parser("down", help="stop the local lab and remove everything but the caches")
     down.set_defaults(handler=down_command)
@@ -23,8 +32,15 @@ def register(sub) -> None:
 def up_command(args: argparse.Namespace) -> int:
     from webbench_lab.locallab import lab
 
-    lab.up(args.mgmt_net, args.bench_net)
+    lab.up(args.mgmt_net, args.bench_net, args.server_cpu)
     return 0
+
+
+def _cores(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of cores (0.5, 1; 0: no limit)") from None
 
 
 def down_command(_args: argparse.Namespace) -> int:

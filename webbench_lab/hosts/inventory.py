@@ -40,6 +40,7 @@ class LabHost:
     bench_address: str
     cpus: str | None
     become: bool
+    cpu_limit: float | None = None  # lab_cpu_limit: the host's CPU time in cores, where limited
     vars: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -150,6 +151,9 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
 
     user = str(hvars.get("ansible_user") or "root")
     cpus = hvars.get("lab_cpus")
+    limit = hvars.get("lab_cpu_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0):
+        raise fail(f"lab_cpu_limit {limit!r}: give the host's CPU time in cores (0.5, 1), or leave it out")
     become = bool(hvars.get("ansible_become", user != "root"))
     keep = {k: v for k, v in hvars.items() if not _is_magic(k)}
     return LabHost(
@@ -163,6 +167,7 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
         bench_address=str(hvars["lab_bench_address"]),
         cpus=None if cpus is None else str(cpus),
         become=become,
+        cpu_limit=None if limit is None else float(limit),
         vars=keep,
     )
 

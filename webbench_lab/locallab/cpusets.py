@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 
@@ -28,17 +27,13 @@ def create(name: str, cpus: str) -> Path:
     return group
 
 
-def join(group: Path) -> None:
-    """Move the calling process into `group` (used before exec, so the host inherits it)."""
-    (group / "cgroup.procs").write_text(str(os.getpid()))
-
-
-def remove_all(timeout: float = 5.0) -> None:
-    """rmdir the lab's cpusets once their processes are gone."""
-    if not LAB_CPUSET.is_dir():
+def remove_all(timeout: float = 5.0, top: Path = LAB_CPUSET) -> None:
+    """rmdir the lab's groups under `top` (its cpusets, or its cpu limits) once their processes
+    are gone."""
+    if not top.is_dir():
         return
     deadline = time.monotonic() + timeout
-    for group in [p for p in LAB_CPUSET.iterdir() if p.is_dir()]:
+    for group in [p for p in top.iterdir() if p.is_dir()]:
         while True:
             try:
                 group.rmdir()
@@ -48,4 +43,4 @@ def remove_all(timeout: float = 5.0) -> None:
                     raise
                 time.sleep(0.1)
     with contextlib.suppress(OSError):
-        LAB_CPUSET.rmdir()
+        top.rmdir()

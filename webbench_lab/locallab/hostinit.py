@@ -1,7 +1,8 @@
 """PID 1 of a local lab host: set up its root tree, run its sshd, reap orphans.
 
 Started by the lab inside the host's network namespace as
-`unshare --mount --uts --pid --fork -- python3 hostinit.py ROOT HOSTNAME`, so it is PID 1 of a new
+`unshare --mount --uts --pid --fork -- python3 hostinit.py ROOT HOSTNAME [CONTROLLER=GROUP ...]`,
+so it is PID 1 of a new
 PID namespace with its own mount and UTS namespaces. When it dies the kernel kills every process
 of the host, which is how `lab down` stops a host for sure. Standard library only: it runs with
 the control machine's Python, before anything is installed in the host.
@@ -29,10 +30,11 @@ def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
-def prepare_root(root: str, hostname: str) -> None:
+def prepare_root(root: str, hostname: str, cgroups: dict[str, str] | None = None) -> None:
     socket.sethostname(hostname)
     _mount("-t", "proc", "proc", f"{root}/proc")
     _mount("-t", "sysfs", "sysfs", f"{root}/sys")
+    show_cgroups(root, cgroups or {})
     # A private /dev with only the usual devices: the host cannot see the control machine's disks.
     _mount("-t", "tmpfs", "-o", "mode=0755,nosuid", "dev", f"{root}/dev")
     for name, (major, minor) in DEVICES.items():
@@ -63,6 +65,22 @@ def prepare_root(root: str, hostname: str) -> None:
     os.makedirs(f"{root}/run/lock", mode=0o1777, exist_ok=True)
 
 
+def show_cgroups(root: str, cgroups: dict[str, str]) -> None:
+    """The host's own cgroups (its cpuset, its CPU limit), read-only where a machine has them
+    (/sys/fs/cgroup/<controller>): the audit and a sysadmin read the limits from inside the host,
+    as on a real machine, and the host cannot change them."""
+    if not cgroups:
+        return
+    top = f"{root}/sys/fs/cgroup"
+    _mount("-t", "tmpfs", "-o", "mode=0755,nosuid,nodev,noexec", "cgroup", top)
+    for controller, group in sorted(cgroups.items()):
+        where = f"{top}/{controller}"
+        os.makedirs(where, exist_ok=True)
+        _mount("--bind", group, where)
+        _mount("-o", "remount,bind,ro", where)
+    _mount("-o", "remount,ro", top)
+
+
 def start_sshd(root: str) -> int:
     pid = os.fork()
     if pid == 0:
@@ -79,7 +97,8 @@ def start_sshd(root: str) -> int:
 
 def main() -> int:
     root, hostname = sys.argv[1], sys.argv[2]
-    prepare_root(root, hostname)
+    cgroups = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    prepare_root(root, hostname, cgroups)
     sshd = start_sshd(root)
     print(f"hostinit: {hostname} up, sshd pid {sshd}", flush=True)
 

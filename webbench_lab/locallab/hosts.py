@@ -16,7 +16,7 @@ from webbench_lab.commands import run
 from webbench_lab.errors import LabFailure
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.hosts.keys import make_host_key
-from webbench_lab.locallab import cpusets, network
+from webbench_lab.locallab import cpulimit, cpusets, network
 from webbench_lab.locallab.topology import HostSpec, Topology
 from webbench_lab.paths import run_dir
 from webbench_lab.templating import render
@@ -91,10 +91,15 @@ def _copy_apt_sources(dest: Path) -> None:
 
 
 def start(host: HostSpec) -> int:
-    """Run hostinit as PID 1 of new PID/mount/UTS namespaces inside the host's netns and cpuset."""
+    """Run hostinit as PID 1 of new PID/mount/UTS namespaces inside the host's netns, its cpuset
+    and, with a CPU limit, its cpu cgroup (both shown read-only inside the host)."""
     root = root_of(host.name)
     log = host_dir(host.name) / "init.log"
-    group = cpusets.create(host.name, host.cpus) if cpusets.available() else None
+    groups = {}
+    if cpusets.available():
+        groups["cpuset"] = cpusets.create(host.name, host.cpus)
+    if host.cpu_limit is not None:
+        groups["cpu"] = cpulimit.create(host.name, host.cpu_limit)
     args = [
         "ip",
         "netns",
@@ -112,6 +117,7 @@ def start(host: HostSpec) -> int:
         str(HOSTINIT),
         str(root),
         host.name,
+        *(f"{controller}={group}" for controller, group in groups.items()),
     ]
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -120,10 +126,16 @@ def start(host: HostSpec) -> int:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=(lambda: cpusets.join(group)) if group else None,
+            preexec_fn=(lambda: _join(list(groups.values()))) if groups else None,
         )
     (host_dir(host.name) / "init.pid").write_text(f"{proc.pid}\n")
     return proc.pid
+
+
+def _join(groups: list[Path]) -> None:
+    """Move the calling process into each group (before exec, so the whole host inherits them)."""
+    for group in groups:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def wait_for_sshd(host: HostSpec, timeout: float = 20.0) -> None:

@@ -12,7 +12,7 @@ from webbench_lab.fsutil import write_atomic
 from webbench_lab.hosts.inventory import load_inventory
 from webbench_lab.hosts.keys import known_hosts_line, lab_key
 from webbench_lab.hosts.ssh import check
-from webbench_lab.locallab import aptproxy, cpusets, hosts, network, rootfs, topology
+from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, network, rootfs, topology
 from webbench_lab.locallab.topology import Topology
 from webbench_lab.paths import LOCAL_INVENTORY, run_dir
 from webbench_lab.templating import render
@@ -38,10 +38,10 @@ def _require_tools() -> None:
         )
 
 
-def up(mgmt_net: str, bench_net: str) -> Topology:
+def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAULT_SERVER_CPU) -> Topology:
     require_root("up")
     _require_tools()
-    planned = topology.plan(mgmt_net, bench_net)
+    planned = topology.plan(mgmt_net, bench_net, server_cpu)
     remembered = topology.load()
     if remembered:
         topo, status = remembered
@@ -50,6 +50,11 @@ def up(mgmt_net: str, bench_net: str) -> Topology:
                 raise UserError(
                     f"the local lab is already up on {topo.mgmt_net} / {topo.bench_net}; "
                     "run `webbench-lab lab down` before changing its networks"
+                )
+            if topo.host("server").cpu_limit != planned.host("server").cpu_limit:
+                raise UserError(
+                    f"the local lab is already up with server CPU {_limit(topo)}; "
+                    "run `webbench-lab lab down` before changing --server-cpu"
                 )
             step("lab is already up; nothing to do")
             _write_inventory(topo)
@@ -81,7 +86,9 @@ def up(mgmt_net: str, bench_net: str) -> Topology:
     write_atomic(_known_hosts_path(), known, mode=0o600)
     for host in topo.hosts:
         hosts.wait_for_sshd(host)
-        step(f"host {host.name}: up, sshd on {host.mgmt_ip}:22, bench {host.bench_ip}, cpus {host.cpus}")
+        limit = f", CPU time {host.cpu_limit:g} core(s)" if host.cpu_limit is not None else ""
+        where = f"sshd on {host.mgmt_ip}:22, bench {host.bench_ip}, cpus {host.cpus}{limit}"
+        step(f"host {host.name}: up, {where}")
     _write_inventory(topo)
     inventory = load_inventory(LOCAL_INVENTORY)
     for lab_host in inventory.hosts.values():
@@ -90,6 +97,11 @@ def up(mgmt_net: str, bench_net: str) -> Topology:
     topology.save(topo, "up")
     step(f"inventory written: {LOCAL_INVENTORY}")
     return topo
+
+
+def _limit(topo: Topology) -> str:
+    cores = topo.host("server").cpu_limit
+    return "unlimited" if cores is None else f"{cores:g} core(s)"
 
 
 def _known_hosts_path():
@@ -129,6 +141,7 @@ def down() -> None:
     aptproxy.stop()
     network.destroy(topo)
     cpusets.remove_all()
+    cpusets.remove_all(top=cpulimit.LAB_GROUP)
     for leftover in _lab_mounts():
         run(["umount", "--lazy", leftover], check=False)
     LOCAL_INVENTORY.unlink(missing_ok=True)

@@ -12,8 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
+from webbench_lab.locallab import cpulimit
 from webbench_lab.paths import run_dir
 
 HOST_NAMES = ("generator", "server")
@@ -21,6 +23,9 @@ NETNS_PREFIX = "wbl-"
 BRIDGE = "wbl-mgmt"
 DEFAULT_MGMT_NET = "198.18.0.0/24"
 DEFAULT_BENCH_NET = "198.19.0.0/30"
+# The server's CPU time in cores unless `lab up --server-cpu` says otherwise: below what the
+# generator's load tools can drive, so that the server is the limit (README, "The server's CPU").
+DEFAULT_SERVER_CPU = 0.5
 # Not 3142: where Debian enables apt-cacher-ng as a service, that port is taken on every address.
 APT_PROXY_PORT = 3149
 
@@ -31,6 +36,7 @@ class HostSpec:
     mgmt_ip: str
     bench_ip: str
     cpus: str
+    cpu_limit: float | None = None  # CPU time in cores (cgroup cpu quota), None: no limit
 
     @property
     def netns(self) -> str:
@@ -74,8 +80,11 @@ class Topology:
         return next(h for h in self.hosts if h.name == name)
 
 
-def plan(mgmt_net: str = DEFAULT_MGMT_NET, bench_net: str = DEFAULT_BENCH_NET) -> Topology:
-    """Addresses and disjoint CPU sets for generator and server."""
+def plan(
+    mgmt_net: str = DEFAULT_MGMT_NET, bench_net: str = DEFAULT_BENCH_NET, server_cpu: float | None = None
+) -> Topology:
+    """Addresses and disjoint CPU sets for generator and server; the server's CPU time limited to
+    `server_cpu` cores (cpulimit.check: None or 0, no limit)."""
     mgmt = _network(mgmt_net, "--mgmt-net")
     bench = _network(bench_net, "--bench-net")
     if mgmt.overlaps(bench):
@@ -83,23 +92,26 @@ def plan(mgmt_net: str = DEFAULT_MGMT_NET, bench_net: str = DEFAULT_BENCH_NET) -
     mgmt_hosts = list(_first_hosts(mgmt, 3, "--mgmt-net"))
     bench_hosts = list(_first_hosts(bench, 2, "--bench-net"))
     cpu_sets = split_cpus(sorted(os.sched_getaffinity(0)))
+    limit = cpulimit.check(server_cpu, len(cpu_list(cpu_sets[1])))
     hosts = [
-        HostSpec(name, str(mgmt_hosts[i + 1]), str(bench_hosts[i]), cpu_sets[i])
+        HostSpec(name, str(mgmt_hosts[i + 1]), str(bench_hosts[i]), cpu_sets[i], limit if i == 1 else None)
         for i, name in enumerate(HOST_NAMES)
     ]
     return Topology(mgmt_net=str(mgmt), bench_net=str(bench), hosts=hosts)
 
 
 def split_cpus(cpus: list[int]) -> list[str]:
-    """Generator gets the first half of the CPUs, server the rest (one core each on 2 cores).
+    """The server gets a third of the CPUs (at least one), the generator the rest: one core each on
+    2 cores, 3 and 1 on 4. The generator must never be the limit (Lab A's was a dual Xeon beside a
+    netbook), and load tools need more CPU per request than the servers they measure.
 
     With a single CPU both share it, which the inventory then records honestly.
     """
     if len(cpus) < 2:
         only = str(cpus[0]) if cpus else "0"
         return [only, only]
-    half = len(cpus) // 2
-    return [_cpulist(cpus[:half]), _cpulist(cpus[half:])]
+    server = max(1, len(cpus) // 3)
+    return [_cpulist(cpus[:-server]), _cpulist(cpus[-server:])]
 
 
 def _cpulist(cpus: list[int]) -> str:

@@ -1,0 +1,182 @@
+"""The server's CPU limit and the generator's ceiling, without a lab: `lab up --server-cpu` in the
+plan and the inventory, the auditor reading a CFS quota through mountinfo (cgroup v1 as the local
+lab shows it, v2 as a systemd machine has it), the ceiling system's nginx site and the ceiling's
+targets per concurrency."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import valid_inventory
+from webbench_lab.agent import auditor
+from webbench_lab.apps import systems
+from webbench_lab.bench import ceiling
+from webbench_lab.bench.plan import plan
+from webbench_lab.bench.record import Resources
+from webbench_lab.bench.suites import load_suite
+from webbench_lab.defaults import shared_defaults
+from webbench_lab.errors import UserError
+from webbench_lab.hosts.inventory import load_inventory
+from webbench_lab.locallab import cpulimit, topology
+from webbench_lab.templating import render
+
+
+def test_the_plan_limits_only_the_server_and_the_inventory_records_it(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    topo = topology.plan(server_cpu=0.4)
+    assert topo.host("server").cpu_limit == 0.4 and topo.host("generator").cpu_limit is None
+    text = render("locallab/inventory.yml.j2", topo=topo, key_file="/k", known_hosts="/kh")
+    hosts = yaml.safe_load(text)["all"]["children"]
+    assert hosts["server"]["hosts"]["lab-server"]["lab_cpu_limit"] == 0.4
+    assert "lab_cpu_limit" not in hosts["generator"]["hosts"]["lab-generator"]
+    unlimited = topology.plan(server_cpu=0)
+    assert unlimited.host("server").cpu_limit is None
+    text = render("locallab/inventory.yml.j2", topo=unlimited, key_file="/k", known_hosts="/kh")
+    assert "lab_cpu_limit" not in text
+
+
+@pytest.mark.parametrize("cores", [0.05, 1.5, -1, float("nan")])
+def test_a_server_cpu_outside_what_the_server_has_is_refused_in_one_line(monkeypatch, cores):
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    with pytest.raises(
+        UserError, match=r"--server-cpu .*: give the server's CPU time in cores, from 0.1 to 1"
+    ):
+        topology.plan(server_cpu=cores)
+
+
+def test_the_quota_is_the_cores_times_a_short_period():
+    assert cpulimit.PERIOD_US == 10_000
+    assert cpulimit.quota_us(0.5) == 5000 and cpulimit.quota_us(2) == 20_000
+
+
+def test_the_inventory_reads_lab_cpu_limit_and_refuses_a_bad_one(write_inventory, ssh_files):
+    data = valid_inventory(*ssh_files)
+    data["all"]["children"]["server"]["hosts"]["srv1"]["lab_cpu_limit"] = 0.5
+    assert load_inventory(write_inventory(data)).hosts["srv1"].cpu_limit == 0.5
+    data["all"]["children"]["server"]["hosts"]["srv1"]["lab_cpu_limit"] = "half"
+    with pytest.raises(
+        UserError, match=r"host 'srv1': lab_cpu_limit 'half': give the host's CPU time in cores"
+    ):
+        load_inventory(write_inventory(data))
+
+
+def _proc(tmp_path: Path, cgroup: str, mountinfo: str) -> str:
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cgroup").write_text(cgroup)
+    (proc / "mountinfo").write_text(mountinfo)
+    return str(proc)
+
+
+def test_the_auditor_reads_a_v1_quota_where_the_group_is_mounted_as_the_hierarchys_root(tmp_path):
+    """A local lab host: its own group (/webbench-lab/server) bind-mounted at .../cpu."""
+    cpu = tmp_path / "cgroup" / "cpu"
+    cpu.mkdir(parents=True)
+    (cpu / "cpu.cfs_quota_us").write_text("5000\n")
+    (cpu / "cpu.cfs_period_us").write_text("10000\n")
+    proc = _proc(
+        tmp_path,
+        "3:cpuset:/webbench-lab/server\n1:cpu:/webbench-lab/server\n0::/\n",
+        f"30 25 0:27 /webbench-lab/server {cpu} ro,relatime - cgroup cgroup rw,cpu\n",
+    )
+    limit = auditor.cpu_limit(proc)
+    assert limit is not None
+    assert (limit["cores"], limit["quota_us"], limit["period_us"]) == (0.5, 5000, 10000)
+    assert limit["cgroup"] == "v1:/webbench-lab/server"
+
+
+def test_the_auditor_takes_the_tightest_v2_limit_up_the_tree_and_none_without_one(tmp_path):
+    root = tmp_path / "cgroup"
+    group = root / "system.slice" / "app.service"
+    group.mkdir(parents=True)
+    (root / "system.slice" / "cpu.max").write_text("150000 100000\n")
+    (group / "cpu.max").write_text("max 100000\n")
+    mount = f"25 1 0:26 / {root} rw - cgroup2 cgroup2 rw\n"
+    limit = auditor.cpu_limit(_proc(tmp_path, "0::/system.slice/app.service\n", mount))
+    assert limit is not None and limit["cores"] == 1.5 and limit["directory"] == str(root / "system.slice")
+    (root / "system.slice" / "cpu.max").write_text("max 100000\n")
+    assert auditor.cpu_limit(str(tmp_path / "proc")) is None
+
+
+def test_the_ceiling_system_serves_every_verified_reply_from_a_file_with_its_media_type():
+    system = systems.get(ceiling.SYSTEM)
+    model = system.process_model
+    files = model.files()
+    assert files["www/Hello/100"].startswith("0: Hello\n") and files["www/ping"] == '{"message":"pong"}'
+    assert "www/nope" not in files and model.cpus_asked(4) == 1 and system.process_ports(1) == []
+    (site,) = [s for s in systems.nginx_sites(shared_defaults()) if s["dest"].endswith("/ceiling-L1.conf")]
+    text = render("server/nginx.conf.j2", **site)
+    assert f"root {site['run_dir']}/www;" in text
+    assert "location = /ping {\n            default_type application/json;" in text
+    assert "proxy_pass" not in text and "fastcgi_pass" not in text
+
+
+def test_a_system_without_start_is_refused_unless_its_model_starts_nothing_of_its_own(tmp_path):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "system.yml").write_text("display: X\nlanguage: go\nlab: A\nmodel: goroutines\nport: 1\n")
+    with pytest.raises(UserError, match="field 'start' is missing"):
+        systems.load_system(folder / "system.yml")
+
+
+def test_one_ceiling_per_concurrency_on_an_endpoint_the_ceiling_serves():
+    system = systems.get(ceiling.SYSTEM)
+    lab_a = load_suite("web_bench_2011")
+    (only,) = ceiling.targets(lab_a, plan(lab_a), system)
+    assert (only.concurrency, only.endpoint, only.key) == (200, "/Hello/100", "c200")
+    lab_b = load_suite("fastapi_gin_2025")
+    found = ceiling.targets(lab_b, plan(lab_b), system)
+    # fib(35) and /data/{id} have no fixed reply: their concurrency is measured on /ping.
+    assert [(t.concurrency, t.endpoint) for t in found] == [(8, "/ping"), (100, "/ping")]
+    assert found[0].timeout == 60 and found[0].case().concurrency == 8
+
+
+def test_the_share_of_the_ceiling_and_a_ceiling_measured_while_the_generator_was_idle():
+    assert ceiling.share(800.0, {"rate": 1000.0}) == 0.8
+    assert ceiling.share(None, {"rate": 1000.0}) is None and ceiling.share(800.0, {"rate": None}) is None
+    assert ceiling.share(800.0, None) is None
+    target = ceiling.Target(200, 60, "/Hello/100")
+    idle = Resources.from_samples(
+        {"server": [{"host_cpu_pct": 20.0, "cpus": 1, "proc_cpu_pct": 10.0, "rss_kb": 1}],
+         "generator:g": [{"host_cpu_pct": 50.0, "cpus": 1, "proc_cpu_pct": 0.0, "rss_kb": 0}]},
+    )  # fmt: skip
+    assert ceiling.summary(target, None, idle)["generator_limited"] is False
+    busy = dataclasses.replace(idle, generator_cpu_pct=97.0)
+    assert ceiling.summary(target, None, busy)["generator_limited"] is True
+    missing = dataclasses.replace(busy, samples_missing=True)
+    assert ceiling.summary(target, None, missing)["generator_limited"] is None
+
+
+def test_the_report_says_what_the_server_had_and_each_ceiling_next_to_the_tables():
+    from webbench_lab.bench import report
+
+    manifest = {
+        "server_cpu_limit": 0.5,
+        "generator_ceiling": {
+            "c100": {
+                "rate": 15234.4,
+                "generator_cpu_pct": 97.2,
+                "generator_limited": True,
+                "endpoint": "/ping",
+            },
+            "c8": {
+                "rate": 4100.0,
+                "generator_cpu_pct": 31.0,
+                "generator_limited": False,
+                "endpoint": "/ping",
+            },
+            "c200": {"rate": None, "reason": "verification: /ping: no answer"},
+        },
+    }
+    lines = report.lab_lines(manifest)
+    assert lines[0].startswith("Server CPU: limited to 0.5 core(s)")
+    assert "c100 (/ping from nginx's fixed replies): 15,234 requests/s (generator CPU 97%)" in lines[1]
+    assert "not busy: the target was the limit, so this is a lower bound" in lines[2]
+    assert lines[3] == "Generator ceiling at c200: not measured (verification: /ping: no answer)."
+    assert report.lab_lines({})[0] == "Server CPU: not limited (all of its CPUs)."
+    suite = load_suite("web_bench_2011")
+    assert "15,234 requests/s" in report.markdown(suite, [], manifest)

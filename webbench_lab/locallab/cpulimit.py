@@ -1,0 +1,55 @@
+"""Limit a local host's CPU time with the cgroup v1 cpu controller (CFS bandwidth), so that the
+local server can be slower than its generator, as Lab A's netbook was beside its dual Xeon.
+
+A separate hierarchy from the cpuset: the host's PID 1 joins both before it starts anything, and
+every process of the host inherits both. The period is short (10 ms): with the default 100 ms, a
+throttled server stalls for up to 100 ms at a time, which shows as latency spikes, not as a slower
+CPU (../shared/PITFALLS.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from webbench_lab.errors import UserError
+
+CPU_ROOT = Path("/sys/fs/cgroup/cpu")
+LAB_GROUP = CPU_ROOT / "webbench-lab"
+PERIOD_US = 10_000
+MIN_QUOTA_US = 1000  # the kernel refuses a quota below 1 ms
+
+
+def available() -> bool:
+    return (CPU_ROOT / "cpu.cfs_quota_us").is_file()
+
+
+def quota_us(cores: float) -> int:
+    """The CFS quota per PERIOD_US for `cores` CPUs' worth of time (0.5: half of one core)."""
+    return max(MIN_QUOTA_US, round(cores * PERIOD_US))
+
+
+def check(cores: float | None, cpus: int) -> float | None:
+    """A --server-cpu value: None or 0 for no limit; else more than 0 and at most the host's CPUs."""
+    if not cores:
+        return None
+    lowest = MIN_QUOTA_US / PERIOD_US
+    if not lowest <= cores <= cpus:
+        raise UserError(
+            f"--server-cpu {cores:g}: give the server's CPU time in cores, from {lowest:g} to "
+            f"{cpus} (the CPUs it has), or 0 for no limit"
+        )
+    return cores
+
+
+def create(name: str, cores: float) -> Path:
+    """webbench-lab/<name> with `cores` of CPU time per period."""
+    if not available():
+        raise UserError(
+            f"--server-cpu: this machine has no cgroup v1 cpu controller at {CPU_ROOT}; "
+            "run `webbench-lab lab up --server-cpu 0` for a lab without a CPU limit"
+        )
+    LAB_GROUP.mkdir(exist_ok=True)
+    group = LAB_GROUP / name
+    group.mkdir(exist_ok=True)
+    (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+    (group / "cpu.cfs_quota_us").write_text(str(quota_us(cores)))
+    return group
