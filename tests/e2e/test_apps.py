@@ -23,7 +23,7 @@ ELF_SEGMENTS = (
 
 pytestmark = pytest.mark.e2e
 BUILDABLE_GO = {"go-http", "gin"}
-APP_PORTS = {8000, 8001, 8080, 8081}
+APP_PORTS = {8000, 8001, 8080, 8081, 8099}
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,23 @@ def test_two_fresh_debian_hosts_with_their_own_namespaces(lab):
     assert set(gen.cpus.split(",")).isdisjoint(srv.cpus.split(","))
 
 
+def test_the_server_cpu_limit_is_a_cfs_quota_the_server_reads_and_cannot_change(lab):
+    """`lab up` limits the server to DEFAULT_SERVER_CPU cores with a 10 ms period; its cgroup is
+    mounted read-only where a machine has it, so SSH and the audit read it as on a real host."""
+    gen, srv = by_group(lab, "generator"), by_group(lab, "server")
+    assert srv.cpu_limit == topology.DEFAULT_SERVER_CPU and gen.cpu_limit is None
+    quota = sh(srv, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us").split()
+    assert [int(x) for x in quota] == [round(srv.cpu_limit * 10_000), 10_000]
+    assert "cpu:/webbench-lab/server" in sh(srv, "cat /proc/self/cgroup")
+    refused = sh(srv, "sh -c 'echo -1 > /sys/fs/cgroup/cpu/cpu.cfs_quota_us' 2>&1 || echo refused")
+    assert "Read-only file system" in refused and "refused" in refused
+    assert sh(gen, "ls /sys/fs/cgroup/ 2>&1").split() == ["cpuset"]
+    # A busy loop on the server gets its quota of a core, not the core.
+    burn = "timeout 3 sh -c 'while :; do :; done'; grep throttled /sys/fs/cgroup/cpu/cpu.stat"
+    stat = dict(line.split() for line in sh(srv, f"{burn} || true").splitlines() if line.strip())
+    assert int(stat["nr_throttled"]) > 100 and int(stat["throttled_time"]) > 0
+
+
 def test_benchmark_link_is_direct_and_shaped(lab):
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
     for host in (gen, srv):
@@ -182,6 +199,11 @@ def test_audit_of_a_freshly_provisioned_lab_has_real_values(lab, pyinfra_audit, 
         assert system["os_release"].startswith("Debian GNU/Linux 12")
         assert system["kernel"] and system["cpu_model"] and system["memory_kib"] > 0
         assert system["cpuset"] == inv_host.cpus and system["cores"] == 1
+        limit = system["cpu_limit"]
+        if inv_host.cpu_limit is None:
+            assert limit is None
+        else:
+            assert limit["cores"] == inv_host.cpu_limit and limit["period_us"] == 10_000, limit
         # The hosts share this machine's kernel: the governor of their CPU, or why there is none.
         cpu = int(inv_host.cpus.split(",")[0].split("-")[0])
         governor = Path(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_governor")

@@ -1,7 +1,7 @@
 """PID 1 of a local lab host: set up its root tree, run its sshd, reap orphans.
 
 Started by the lab inside the host's network namespace as
-`unshare --mount --uts --pid --fork -- python3 hostinit.py ROOT HOSTNAME [CONTROLLER=GROUP ...]`,
+`unshare --mount --uts --pid --fork -- python3 hostinit.py ROOT HOSTNAME [CONTROLLER ...]`,
 so it is PID 1 of a new
 PID namespace with its own mount and UTS namespaces. When it dies the kernel kills every process
 of the host, which is how `lab down` stops a host for sure. Standard library only: it runs with
@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 DEVICES = {  # name: (major, minor), the character devices a minimal Linux host needs
     "null": (1, 3),
@@ -30,11 +31,11 @@ def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
-def prepare_root(root: str, hostname: str, cgroups: dict[str, str] | None = None) -> None:
+def prepare_root(root: str, hostname: str, controllers: list[str] | None = None) -> None:
     socket.sethostname(hostname)
     _mount("-t", "proc", "proc", f"{root}/proc")
     _mount("-t", "sysfs", "sysfs", f"{root}/sys")
-    show_cgroups(root, cgroups or {})
+    show_cgroups(root, controllers or [])
     # A private /dev with only the usual devices: the host cannot see the control machine's disks.
     _mount("-t", "tmpfs", "-o", "mode=0755,nosuid", "dev", f"{root}/dev")
     for name, (major, minor) in DEVICES.items():
@@ -65,20 +66,42 @@ def prepare_root(root: str, hostname: str, cgroups: dict[str, str] | None = None
     os.makedirs(f"{root}/run/lock", mode=0o1777, exist_ok=True)
 
 
-def show_cgroups(root: str, cgroups: dict[str, str]) -> None:
-    """The host's own cgroups (its cpuset, its CPU limit), read-only where a machine has them
-    (/sys/fs/cgroup/<controller>): the audit and a sysadmin read the limits from inside the host,
-    as on a real machine, and the host cannot change them."""
-    if not cgroups:
+def show_cgroups(root: str, controllers: list[str]) -> None:
+    """This process's own cgroups for `controllers` (its cpuset, its CPU limit: the lab put it in
+    them before exec), read-only where a machine has them (/sys/fs/cgroup/<controller>): the audit
+    and a sysadmin read the limits from inside the host, as on a real machine, and the host cannot
+    change them. `ip netns exec` remounted /sys without the cgroup mounts, so each hierarchy is
+    mounted again (with the controllers /proc/self/cgroup names for it) just long enough to bind
+    the group."""
+    if not controllers:
         return
     top = f"{root}/sys/fs/cgroup"
     _mount("-t", "tmpfs", "-o", "mode=0755,nosuid,nodev,noexec", "cgroup", top)
-    for controller, group in sorted(cgroups.items()):
+    own = {}
+    with open("/proc/self/cgroup") as fh:
+        for line in fh:
+            _hid, names, path = line.rstrip("\n").split(":", 2)
+            for name in names.split(","):
+                own[name] = (names, path)
+    for controller in controllers:
+        names, path = own[controller]
         where = f"{top}/{controller}"
         os.makedirs(where, exist_ok=True)
-        _mount("--bind", group, where)
+        hierarchy = tempfile.mkdtemp(prefix="webbench-cgroup-")
+        try:
+            _mount("-t", "cgroup", "-o", names, "cgroup", hierarchy)
+            try:
+                _mount("--bind", f"{hierarchy}{path}", where)
+            finally:
+                _mount_undo(hierarchy)
+        finally:
+            os.rmdir(hierarchy)
         _mount("-o", "remount,bind,ro", where)
     _mount("-o", "remount,ro", top)
+
+
+def _mount_undo(point: str) -> None:
+    subprocess.run(["umount", point], check=True)
 
 
 def start_sshd(root: str) -> int:
@@ -97,8 +120,7 @@ def start_sshd(root: str) -> int:
 
 def main() -> int:
     root, hostname = sys.argv[1], sys.argv[2]
-    cgroups = dict(arg.split("=", 1) for arg in sys.argv[3:])
-    prepare_root(root, hostname, cgroups)
+    prepare_root(root, hostname, sys.argv[3:])
     sshd = start_sshd(root)
     print(f"hostinit: {hostname} up, sshd pid {sshd}", flush=True)
 

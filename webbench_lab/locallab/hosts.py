@@ -117,7 +117,7 @@ def start(host: HostSpec) -> int:
         str(HOSTINIT),
         str(root),
         host.name,
-        *(f"{controller}={group}" for controller, group in groups.items()),
+        *groups,  # the controllers whose group hostinit shows inside the host
     ]
     with open(log, "ab") as out:
         proc = subprocess.Popen(
