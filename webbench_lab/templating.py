@@ -26,3 +26,21 @@ def environment() -> jinja2.Environment:
 def render(name: str, **context: Any) -> str:
     """Render templates/<name> with `context`."""
     return environment().get_template(name).render(**context)
+
+
+@cache
+def html_environment() -> jinja2.Environment:
+    """For the HTML reports: the same templates/, but every value escaped (a reason or a path may
+    hold `<` or `&`)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(name: str, **context: Any) -> str:
+    """Render the HTML template templates/<name> with `context`, escaped."""
+    return html_environment().get_template(name).render(**context)

@@ -1,0 +1,222 @@
+"""report.html from stored runs (tests/fixtures/results, made by build.py there): every chart is
+present, and every flagged case is marked on its chart, checked against the case.json files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from webbench_lab.apps.systems import all_systems
+from webbench_lab.bench import htmlreport, rerender
+from webbench_lab.bench.results import ResultsDir
+from webbench_lab.cli.main import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+
+
+@cache
+def rendered(name: str) -> tuple[str, dict[str, str], dict[str, dict[str, list[str]]]]:
+    """The page of a fixture, each chart's SVG by id and each chart's marks (its data-marks)."""
+    page = rerender.render(FIXTURES / name)["report.html"]
+    svgs, marks = {}, {}
+    for m in re.finditer(
+        r'<figure id="([^"]+)" data-marks="([^"]*)">\s*<img src="data:image/svg\+xml;base64,([^"]+)"', page
+    ):
+        svgs[m[1]] = base64.b64decode(m[3]).decode()
+        marks[m[1]] = json.loads(m[2].replace("&#34;", '"').replace("&quot;", '"'))
+    return page, svgs, marks
+
+
+def cases(name: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((FIXTURES / name / "cases").glob("*/case.json"))]
+
+
+def expected_flags(rows: list[dict]) -> set[str]:
+    """The flags a case's repeats give, read from the JSON itself (not through record.aggregate)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
+        return {"not buildable" if rows[0]["status"] == "not buildable" else "failed"}
+    found = set()
+    if any(r.get("generator_bound") for r in ok):
+        found.add("generator-bound")
+    if any(r.get("samples_missing") or r.get("generator_bound") is None for r in ok):
+        found.add("samples missing")
+    if rows[0].get("oversubscribed"):
+        found.add("oversubscribed")
+    if any(r.get("retried") for r in ok):
+        found.add("retried")
+    if len(ok) < len(rows):
+        found.add("repeats failed")
+    return found
+
+
+def by_case(name: str) -> dict[tuple[str, int, str], list[dict]]:
+    out: dict[tuple[str, int, str], list[dict]] = {}
+    for row in cases(name):
+        out.setdefault((row["system"], row["level"], row["scenario"]), []).append(row)
+    return out
+
+
+def test_lab_a_has_a_chart_per_level_and_the_scaling_chart_and_every_flag_is_marked():
+    page, svgs, marks = rendered("lab-a")
+    names = all_systems()
+    assert {"lab-a-level-1", "lab-a-level-2", "lab-a-level-4", "lab-a-scaling"} <= set(svgs)
+    flagged = 0
+    for (system, level, _), rows in by_case("lab-a").items():
+        want = expected_flags(rows)
+        label = names[system].display
+        assert set(marks[f"lab-a-level-{level}"].get(label, [])) == want, (system, level)
+        assert set(marks["lab-a-scaling"].get(f"{label} / level {level}", [])) == want
+        flagged += bool(want)
+    assert flagged >= 8  # two systems not buildable at 3 levels, generator-bound cases
+    # The flags are drawn on the chart itself (text in the SVG), and the published bars are there.
+    level1 = svgs["lab-a-level-1"]
+    assert "not buildable" in level1 and "gen-bound" in level1 and "published (2011)" in level1
+    assert "normalised to Go http" in level1
+    assert "published (dashed)" in svgs["lab-a-scaling"]
+    assert "Server cores: 1 (cpuset 1) here, 2 in the published lab." in page
+
+
+def test_lab_b_has_qps_latency_and_memory_charts_with_every_flag_marked():
+    page, svgs, marks = rendered("lab-b")
+    names = all_systems()
+    charts = [f"lab-b-{c}-level-4" for c in ("qps", "p50", "p99", "memory")]
+    assert set(charts) <= set(svgs)
+    assert 'class="flag"' in page
+    for (system, _level, scenario), rows in by_case("lab-b").items():
+        want = expected_flags(rows)
+        for chart in charts:
+            assert set(marks[chart].get(f"{scenario} / {names[system].display}", [])) == want
+    assert "published" in svgs["lab-b-qps-level-4"]
+    assert "<path" in svgs["lab-b-qps-level-4"]
+    assert "CPU-bound: 8 concurrent, 60 s, 60 s request timeout instead of 100 concurrent, 20 s" in page
+
+
+def test_a_run_with_every_flag_marks_each_case_and_says_it_was_interrupted():
+    page, svgs, marks = rendered("synthetic")
+    level1, level2 = marks["lab-a-level-1"], marks["lab-a-level-2"]
+    assert level1 == {
+        "Go http": ["generator-bound"],
+        "Twister": ["not buildable"],
+        "Tornado": ["generator-bound", "retried"],
+        "Web.py+gevent": ["samples missing"],
+        "Web.py+nginx": ["failed"],
+    }
+    assert level2 == {
+        "Go http": ["generator-bound", "oversubscribed"],
+        "Tornado": ["oversubscribed"],
+        "Twister": ["not run"],
+        "Web.py+gevent": ["not run"],
+        "Web.py+nginx": ["not run"],
+    }
+    for word in ("failed", "not run", "samples?", "oversub.", "retried"):
+        assert word in svgs["lab-a-level-1"] + svgs["lab-a-level-2"], word
+    assert "<td>interrupted</td>" in page
+    assert "No audit of the hosts: lab-server: connection lost" in page
+    assert "Server CPU limit: 0.5 here; the published lab had none." in page
+    assert "<td>0.5</td>" in page  # the server's row of the hosts table
+    assert "webpy-nginx-L1-hello-r1</code>: failed: verify: GET /Hello/100 answered 502" in page
+
+
+def test_samples_become_a_time_series_per_case_with_samples():
+    _, svgs, _ = rendered("lab-a")
+    with_samples = sorted(
+        p.parent.name.rpartition("-r")[0] for p in (FIXTURES / "lab-a" / "cases").glob("*/samples-*server*")
+    )
+    assert sorted(k.removeprefix("samples-") for k in svgs if k.startswith("samples-")) == with_samples
+    for case in with_samples:
+        svg = svgs[f"samples-{case}"]
+        assert "generator CPU %" in svg and "server CPU %" in svg and "server RSS MB" in svg
+
+
+def test_the_page_is_self_contained_and_rendering_again_gives_the_same_bytes():
+    first = rerender.render(FIXTURES / "lab-b")["report.html"]
+    assert first == rerender.render(FIXTURES / "lab-b")["report.html"]
+    assert "<script" not in first and "http://" not in first.replace("http://www.w3.org", "")
+    assert not re.search(r'(src|href)="(?!data:)', first)
+
+
+def test_text_from_a_run_is_escaped(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "synthetic", run)
+    case = run / "cases" / "webpy-nginx-L1-hello-r1" / "case.json"
+    data = json.loads(case.read_text())
+    data["reason"] = "<script>alert(1)</script> & more"
+    case.write_text(json.dumps(data))
+    page = rerender.render(run)["report.html"]
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_report_command_writes_only_its_two_files(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "lab-a", run)
+    before = snapshot(run)
+    assert main(["report", str(run), "--open"]) == 0
+    after = snapshot(run)
+    assert set(after) - set(before) == {"report.md", "report.html"}
+    assert all(after[k] == v for k, v in before.items())
+    out = capsys.readouterr().out
+    assert out == (run / "report.html").resolve().as_uri() + "\n"
+    assert "| Twister | not buildable |" in after["report.md"].decode()
+    assert after["report.html"] == rerender.render(run)["report.html"].encode()
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda run: shutil.rmtree(run), "no such results directory"),
+        (lambda run: (run / "suite.yml").unlink(), "not a results directory (no suite.yml)"),
+        (lambda run: (run / "manifest.json").write_text("{"), "manifest.json: invalid JSON at line 1"),
+        (
+            lambda run: (run / "manifest.json").write_bytes(b'{"a": "\xff"}'),
+            "manifest.json: not UTF-8 (byte 7)",
+        ),
+        (
+            lambda run: (run / "cases" / "go-http-L1-hello-r1" / "case.json").write_text("[1"),
+            "go-http-L1-hello-r1/case.json: invalid JSON",
+        ),
+        (lambda run: (run / "audit.json").write_text("nope"), "audit.json: invalid JSON at line 1, column 1"),
+        (lambda run: (run / "report.html").mkdir(), "report.html: exists and is not a report"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, spoil, message):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "lab-a", run)
+    spoil(run)
+    before = snapshot(run) if run.exists() else {}
+    assert main(["report", str(run)]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err and out == ""
+    assert (snapshot(run) if run.exists() else {}) == before
+
+
+def test_the_end_of_a_run_writes_report_html_beside_report_md(tmp_path):
+    from webbench_lab.bench.session import _finish
+
+    src = FIXTURES / "synthetic"
+    results = ResultsDir(tmp_path, "synthetic")
+    shutil.copyfile(src / "suite.yml", results.path / "suite.yml")
+    suite = rerender.run_suite(src, json.loads((src / "manifest.json").read_text()))
+    for path in sorted((src / "cases").glob("*/case.json")):
+        shutil.copytree(path.parent, results.case_dir_of(path.parent.name), dirs_exist_ok=True)
+        results.records[path.parent.name] = ResultsDir.resume(src).records[path.parent.name]
+    results.manifest = json.loads((src / "manifest.json").read_text())
+    _finish(results, suite, complete=False, interrupted=True)
+    page = (results.path / "report.html").read_text()
+    assert (results.path / "report.md").is_file()
+    assert 'id="lab-a-level-2"' in page and "<td>interrupted</td>" in page
+
+
+def test_flags_of_a_missing_case_depend_on_whether_the_run_is_complete():
+    assert htmlreport.flags(None, complete=True) == []
+    assert htmlreport.flags(None, complete=False) == ["not run"]
