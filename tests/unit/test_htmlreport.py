@@ -18,6 +18,8 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+# A chart of the page: its id, its marks (JSON, in single quotes) and its SVG.
+FIGURE = r"<figure id=\"([^\"]+)\" data-marks='([^']*)'>\s*<img src=\"data:image/svg\+xml;base64,([^\"]+)\""
 
 
 @cache
@@ -25,11 +27,9 @@ def rendered(name: str) -> tuple[str, dict[str, str], dict[str, dict[str, list[s
     """The page of a fixture, each chart's SVG by id and each chart's marks (its data-marks)."""
     page = rerender.render(FIXTURES / name)["report.html"]
     svgs, marks = {}, {}
-    for m in re.finditer(
-        r'<figure id="([^"]+)" data-marks="([^"]*)">\s*<img src="data:image/svg\+xml;base64,([^"]+)"', page
-    ):
+    for m in re.finditer(FIGURE, page):
         svgs[m[1]] = base64.b64decode(m[3]).decode()
-        marks[m[1]] = json.loads(m[2].replace("&#34;", '"').replace("&quot;", '"'))
+        marks[m[1]] = json.loads(m[2])
     return page, svgs, marks
 
 
@@ -220,3 +220,26 @@ def test_the_end_of_a_run_writes_report_html_beside_report_md(tmp_path):
 def test_flags_of_a_missing_case_depend_on_whether_the_run_is_complete():
     assert htmlreport.flags(None, complete=True) == []
     assert htmlreport.flags(None, complete=False) == ["not run"]
+
+
+def test_compare_html_draws_every_case_with_its_verdict_and_flags(tmp_path, capsys):
+    from tests.unit.test_compare import HELLO, make_run
+
+    slow, told = ("tornado", 1, "hello"), ("webpy-nginx", 1, "hello")
+    rates_a = {HELLO: [1000.0, 1001.0, 999.0], slow: [500.0, 505.0, 495.0], told: [100.0]}
+    rates_b = {HELLO: [1000.0, 1002.0, 998.0], slow: [400.0, 404.0, 396.0], told: [90.0]}
+    a = make_run(tmp_path, "a", rates_a)
+    b = make_run(tmp_path, "b", rates_b, bound={slow})
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "compare.md, compare.json and compare.html written in" in capsys.readouterr().err
+    page = (b / "compare.html").read_text()
+    (m,) = re.finditer(FIGURE, page)
+    assert m[1] == "forest"
+    assert json.loads(m[2]) == {
+        "go-http L1 hello": ["no significant change"],
+        "tornado L1 hello": ["slower", "generator-bound (B)"],
+        "webpy-nginx L1 hello": ["cannot tell"],
+    }
+    svg = base64.b64decode(m[3]).decode()
+    assert "generator-bound (B)" in svg and "B/A (ratio of the mean rates, 95% CI)" in svg
+    assert "<td>0.800 [0." in page and "1 slower, 0 faster, 1 no significant change, 1 cannot tell" in page

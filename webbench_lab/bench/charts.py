@@ -63,6 +63,15 @@ class Chart:
     marks: dict[str, list[str]]  # label (bar or line, with its group) -> flags drawn on it
 
     @property
+    def by_flag(self) -> dict[str, list[str]]:
+        """The marked labels per flag, for the caption: one line per flag reads faster."""
+        out: dict[str, list[str]] = {}
+        for label, flags in self.marks.items():
+            for flag in flags:
+                out.setdefault(flag, []).append(label)
+        return out
+
+    @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode()).decode()
 
@@ -132,7 +141,8 @@ def _draw_bars(ax: Any, bars: list[Bar], ylabel: str, published_name: str) -> di
     if has_published:
         handles.append(Patch(facecolor=PUBLISHED, edgecolor="#666666", label=published_name))
     handles.append(Patch(facecolor="white", edgecolor=FLAGGED, hatch="//", label="flagged"))
-    ax.legend(handles=handles, loc="upper right", fontsize=7)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize=7,
+              frameon=False)  # fmt: skip
     return marks
 
 
@@ -142,9 +152,9 @@ def levels_chart(
     """Lab A at one level: rates beside the published ones, and both normalised to the first bar."""
     with _figure(11, 3.8, ncols=2) as (fig, (left, right)):
         marks = _draw_bars(left, absolute, "transactions/s", published_name)
-        left.set_title("absolute")
+        left.set_title("absolute", pad=16)
         _draw_bars(right, normalised, f"relative to {absolute[0].label}", published_name)
-        right.set_title(f"normalised to {absolute[0].label}")
+        right.set_title(f"normalised to {absolute[0].label}", pad=16)
         right.axhline(1.0, color="black", linewidth=0.6)
         fig.suptitle(title)
         return Chart(chart_id, title, _svg(fig), marks)
@@ -199,7 +209,7 @@ def grouped_chart(
             ax.set_ylim(0, top * 1.3)
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right", ncols=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_title(title)
         return Chart(chart_id, title, _svg(fig), marks)
 
@@ -262,3 +272,52 @@ def timeseries_chart(chart_id: str, title: str, panels: dict[str, Series]) -> Ch
             axes[0].legend(fontsize=6, loc="lower right")
         fig.suptitle(title, fontsize=8)
         return Chart(chart_id, title, _svg(fig), {})
+
+
+@dataclass
+class Ratio:
+    """One case of a comparison: B/A with its 95% interval (None: unbounded or unknown)."""
+
+    label: str
+    ratio: float | None
+    ci: tuple[float, float] | None
+    verdict: str
+    flags: list[str] = field(default_factory=list)
+
+
+VERDICT_COLORS = {"slower": FLAGGED, "faster": "#2ca02c", "no significant change": "#555555",
+                  "cannot tell": "#aaaaaa"}  # fmt: skip
+
+
+def forest_chart(chart_id: str, title: str, rows: list[Ratio], threshold_pct: float) -> Chart:
+    """A forest plot: per case its ratio B/A (dot, by verdict) and 95% interval (line), with 1 and
+    the threshold's band behind them; a case without a ratio is named at the axis."""
+    marks: dict[str, list[str]] = {}
+    with _figure(9, 0.9 + 0.32 * max(len(rows), 1)) as (fig, (ax,)):
+        ax.axvspan(1 - threshold_pct / 100, 1 + threshold_pct / 100, color="#eeeeee", zorder=0,
+                   label=f"±{threshold_pct:g}% (threshold)")  # fmt: skip
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        seen: set[str] = set()
+        for i, row in enumerate(rows):
+            y = len(rows) - 1 - i
+            marks[row.label] = [row.verdict, *row.flags]
+            color = VERDICT_COLORS.get(row.verdict, "black")
+            if row.ci is not None:
+                ax.plot(list(row.ci), [y, y], color=color, linewidth=2)
+            if row.ratio is not None:
+                hollow = row.verdict == "cannot tell"
+                ax.plot([row.ratio], [y], marker="o", color=color, linestyle="none",
+                        markerfacecolor="white" if hollow else color,
+                        label=None if row.verdict in seen else row.verdict)  # fmt: skip
+                seen.add(row.verdict)
+            note = "; ".join(x for x in (row.verdict if row.ratio is None else "", *row.flags) if x)
+            if note:
+                ax.annotate(note, (1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                            textcoords="offset points", va="center", fontsize=6.5, color=FLAGGED)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)])
+        ax.set_xlabel("B/A (ratio of the mean rates, 95% CI)")
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=5, frameon=False)
+        ax.set_title(title, loc="left", pad=18)
+        return Chart(chart_id, title, _svg(fig), marks)

@@ -218,10 +218,12 @@ def deviations(suite: Suite, manifest: dict[str, Any], host_rows: list[dict[str,
     lab = PUBLISHED_LAB[suite.lab]
     out = [f"Versions: the published lab ran {lab['versions']}; this run: see the versions above."]
     server = next((h for h in host_rows if "server" in h["role"]), None)
-    if server is not None and server["cores"] != str(lab["server_cores"]):
-        out.append(f"Server cores: {server['cores']} (cpuset {server['cpuset']}) here, "
-                   f"{lab['server_cores']} in the published lab.")  # fmt: skip
-    if server is not None:
+    if server is None or server["cores"] == "?":
+        out.append("Server cores and link: unknown (no audit of the hosts).")
+    else:
+        if server["cores"] != str(lab["server_cores"]):
+            out.append(f"Server cores: {server['cores']} (cpuset {server['cpuset']}) here, "
+                       f"{lab['server_cores']} in the published lab.")  # fmt: skip
         out.append(f"Link: {server['link']} here; the published lab: {lab['link']}.")
     limit = manifest.get("server_cpu_limit")
     if limit is not None:
@@ -316,7 +318,6 @@ def html(
         hosts=host_rows, versions=versions(manifest), audit_error=manifest.get("audit_error"),
         deviations=deviations(suite, manifest, host_rows), sections=sections,
         failed=[r for r in records if not r.ok], footnote=report.FOOTNOTE.splitlines(),
-        marks_json=lambda chart: json.dumps(chart.marks, ensure_ascii=False, sort_keys=True),
     )  # fmt: skip
 
 
