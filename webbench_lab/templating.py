@@ -11,7 +11,8 @@ from webbench_lab.paths import TEMPLATES
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(autoescape: bool = False) -> jinja2.Environment:
+    """The config files' environment; `autoescape` for the HTML reports (templates/report/)."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
@@ -19,7 +20,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=False,
-        autoescape=False,
+        autoescape=autoescape,
     )
 
 
@@ -28,19 +29,7 @@ def render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
 
 
-@cache
-def html_environment() -> jinja2.Environment:
-    """For the HTML reports: the same templates/, but every value escaped (a reason or a path may
-    hold `<` or `&`)."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_html(name: str, **context: Any) -> str:
-    """Render the HTML template templates/<name> with `context`, escaped."""
-    return html_environment().get_template(name).render(**context)
+    """Render the HTML template templates/<name> with `context`, every value escaped (a reason or a
+    path may hold `<` or `&`)."""
+    return environment(autoescape=True).get_template(name).render(**context)
