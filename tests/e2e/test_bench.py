@@ -81,6 +81,13 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert tornado2["rate"] == pytest.approx(sum(p["rate"] for p in tornado2["processes"]), abs=0.05)
     report = (path / "report.md").read_text()
     assert "Lab A, level 1" in report and "Lab A, level 2" in report and "1,350" in report
+    # report.html beside it, its path printed last; `report` renders the same bytes from the files.
+    html = (path / "report.html").read_bytes()
+    assert b'id="lab-a-level-2"' in html and b"not buildable" in html and b"<script" not in html
+    assert proc.stdout.rstrip().splitlines()[-1] == f"report: {path / 'report.html'}"
+    again = wbl("report", str(path))
+    assert again.returncode == 0, again.stderr
+    assert (path / "report.html").read_bytes() == html and (path / "report.md").read_text() == report
     assert (path / "summary.csv").read_text().startswith("row,case,system,level")
     # Which setup produced the numbers: the hosts' audit, with the go-http binary the run used.
     assert manifest["audit"] == "audit.json"

@@ -200,21 +200,32 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, spoi
     assert (snapshot(run) if run.exists() else {}) == before
 
 
-def test_the_end_of_a_run_writes_report_html_beside_report_md(tmp_path):
+def test_the_end_of_a_run_writes_report_html_and_report_renders_the_same_bytes_again(tmp_path):
+    from webbench_lab.bench.plan import Options, effective_suite
     from webbench_lab.bench.session import _finish
+    from webbench_lab.bench.suites import load_suite
 
     src = FIXTURES / "synthetic"
+    kept = ResultsDir.resume(src)
+    settings = kept.manifest["settings"]
     results = ResultsDir(tmp_path, "synthetic")
     shutil.copyfile(src / "suite.yml", results.path / "suite.yml")
-    suite = rerender.run_suite(src, json.loads((src / "manifest.json").read_text()))
-    for path in sorted((src / "cases").glob("*/case.json")):
-        shutil.copytree(path.parent, results.case_dir_of(path.parent.name), dirs_exist_ok=True)
-        results.records[path.parent.name] = ResultsDir.resume(src).records[path.parent.name]
-    results.manifest = json.loads((src / "manifest.json").read_text())
-    _finish(results, suite, complete=False, interrupted=True)
+    shutil.copyfile(src / "manifest.json", results.path / "manifest.json")
+    shutil.copytree(src / "cases", results.path / "cases")
+    results.manifest, results.records = kept.manifest, kept.records
+    # The suite as the session has it: the options of the command line, not the manifest.
+    opts = Options(only=settings["systems"], levels=settings["levels"], repeats=settings["repeats"])
+    _finish(
+        results,
+        effective_suite(load_suite(str(src / "suite.yml"), "web_bench_2011"), opts),
+        complete=False,
+        interrupted=True,
+    )
     page = (results.path / "report.html").read_text()
-    assert (results.path / "report.md").is_file()
     assert 'id="lab-a-level-2"' in page and "<td>interrupted</td>" in page
+    again = rerender.render(results.path)
+    assert again["report.html"] == page
+    assert again["report.md"] == (results.path / "report.md").read_text()
 
 
 def test_flags_of_a_missing_case_depend_on_whether_the_run_is_complete():
@@ -243,3 +254,27 @@ def test_compare_html_draws_every_case_with_its_verdict_and_flags(tmp_path, caps
     svg = base64.b64decode(m[3]).decode()
     assert "generator-bound (B)" in svg and "B/A (ratio of the mean rates, 95% CI)" in svg
     assert "<td>0.800 [0." in page and "1 slower, 0 faster, 1 no significant change, 1 cannot tell" in page
+
+
+@pytest.mark.parametrize("suite_name", ["web_bench_2011", "fastapi_gin_2025"])
+@pytest.mark.parametrize(
+    "opts",
+    [{}, {"quick": True}, {"duration": 5}, {"only": ["go-http", "gin"], "levels": [1, 2], "repeats": 2},
+     {"load_tool": "wrk", "quick": True}],
+    ids=["as-is", "quick", "duration", "narrowed", "wrk-quick"],
+)  # fmt: skip
+def test_report_rebuilds_the_suite_the_run_used_from_its_manifest(tmp_path, suite_name, opts):
+    import dataclasses
+
+    from webbench_lab.bench.plan import Options, effective_suite, run_settings
+    from webbench_lab.bench.suites import SUITES, load_suite
+
+    suite = load_suite(suite_name)
+    options = Options(
+        **{k: [x for x in v if x in suite.systems] if k == "only" else v for k, v in opts.items()}
+    )
+    used = effective_suite(suite, options)
+    shutil.copyfile(SUITES / f"{suite_name}.yml", tmp_path / "suite.yml")
+    manifest = {"suite": suite_name, "settings": json.loads(json.dumps(run_settings(used, options)))}
+    rebuilt = rerender.run_suite(tmp_path, manifest)
+    assert dataclasses.replace(rebuilt, path=None) == dataclasses.replace(used, path=None)

@@ -310,7 +310,7 @@ def html(
     s = suite
     return render_html(
         "report/report.html.j2",
-        title=s.title, suite=s.name, lab=s.lab, results=str(results_path),
+        title=s.title, suite=s.name, lab=s.lab, results=str(Path(results_path).resolve()),
         settings=f"load tool {s.load_tool}, {s.concurrency} concurrent, {s.duration} s per case "
         f"(+{s.warmup} s warm-up), {report._repeats(s)}, levels {', '.join(map(str, s.levels))}",
         state=run_state(manifest), commit=manifest.get("lab_commit") or "unknown",

@@ -45,8 +45,9 @@ def run_suite(path: Path, manifest: dict[str, Any]) -> Suite:
             "min_repeats": s.get("min_repeats", s.get("repeats", suite.min_repeats)),
             "max_repeats": s.get("max_repeats", s.get("repeats", suite.max_repeats)),
         }
+        base = dataclasses.replace(suite, **changes)
         own = s.get("scenario_settings") or {}
-        changes["scenarios"] = [_scenario(sc, own.get(sc.name), changes) for sc in suite.scenarios]
+        changes["scenarios"] = [_scenario(base, sc, own.get(sc.name)) for sc in suite.scenarios]
     except (TypeError, AttributeError, ValueError) as exc:
         raise UserError(f"{where}: field 'settings' is not what webbench-lab records ({exc})") from None
     unknown = [x for x in changes["systems"] if x not in suite.systems]
@@ -55,18 +56,22 @@ def run_suite(path: Path, manifest: dict[str, Any]) -> Suite:
     return dataclasses.replace(suite, **changes)
 
 
-def _scenario(sc: Scenario, recorded: dict[str, Any] | None, run: dict[str, Any]) -> Scenario:
-    """A scenario with the settings it ran with: its own where they differ from the run's."""
+def _scenario(run: Suite, sc: Scenario, recorded: dict[str, Any] | None) -> Scenario:
+    """The scenario with the settings it ran with: its own where they gave them, the run's where
+    an option replaced its own (`--duration`), and the recorded ones otherwise."""
     if not recorded:
         return sc
-    concurrency, duration, timeout = (recorded.get(k) for k in ("concurrency", "duration_s", "timeout_s"))
-    return dataclasses.replace(
-        sc,
-        concurrency=None if concurrency == run["concurrency"] else concurrency,
-        duration=None if duration == run["duration"] else duration,
-        timeout=None if timeout == DEFAULT_TIMEOUT_S else timeout,
-        why=recorded.get("why", sc.why),
-    )
+    now = run.settings(sc)
+    fields = ("concurrency", "duration", "timeout")
+    runs = (run.concurrency, run.duration, DEFAULT_TIMEOUT_S)
+    changes: dict[str, Any] = {}
+    for name, key, had, run_value in zip(
+        fields, ("concurrency", "duration_s", "timeout_s"), now, runs, strict=True
+    ):
+        value = recorded.get(key, had)
+        if value != had:
+            changes[name] = None if value == run_value else value
+    return dataclasses.replace(sc, why=recorded.get("why", sc.why), **changes)
 
 
 def render(path: str | Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ import subprocess
 
 from webbench_lab.ui import console, out
 
+HELP = "render a run's report.md and report.html again from its results directory"
 DESCRIPTION = (
     "Render report.md and report.html of a results directory again, from its files alone (manifest, "
     "suite.yml, case.json files, samples, audit.json): no host is needed. Only those two files are "
@@ -19,11 +20,7 @@ DESCRIPTION = (
 
 
 def register(sub) -> None:
-    cmd = sub.add_parser(
-        "report",
-        help="render a run's report.md and report.html again from its results directory",
-        description=DESCRIPTION,
-    )
+    cmd = sub.add_parser("report", help=HELP, description=DESCRIPTION)
     cmd.add_argument("results", metavar="RESULTS_DIR", help="a results directory `webbench-lab bench` made")
     cmd.add_argument(
         "--open",
