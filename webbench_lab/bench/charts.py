@@ -220,6 +220,7 @@ def scaling_chart(chart_id: str, title: str, levels: list[int], lines: list[Line
 
     colors = list(mcolors.TABLEAU_COLORS.values())
     marks: dict[str, list[str]] = {}
+    missing: dict[int, list[str]] = {}
     with _figure(10, 4.2) as (fig, (ax,)):
         for i, line in enumerate(lines):
             color = colors[i % len(colors)]
@@ -236,11 +237,12 @@ def scaling_chart(chart_id: str, title: str, levels: list[int], lines: list[Line
                     continue
                 marks[f"{line.label} / level {lv}"] = list(flags)
                 if v is None:
-                    ax.annotate(f"{line.label}: {_flag_text(flags)}", (lv, 0),
-                                xycoords=("data", "axes fraction"), xytext=(2, 4 + 9 * i),
-                                textcoords="offset points", fontsize=6, color=FLAGGED)  # fmt: skip
+                    missing.setdefault(lv, []).append(f"{line.label}: {', '.join(SHORT[f] for f in flags)}")
                 else:
                     ax.plot([lv], [v], marker="o", markersize=9, markerfacecolor="none", color=FLAGGED)
+        for lv, texts in missing.items():  # one note per level: the cases without a figure there
+            ax.annotate("\n".join(texts), (lv, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                        textcoords="offset points", fontsize=6, color=FLAGGED)  # fmt: skip
         ax.plot([], [], color="gray", linestyle="--", label="published (dashed)")
         ax.plot([], [], marker="o", markerfacecolor="none", color=FLAGGED, linestyle="none", label="flagged")
         ax.set_xscale("log", base=2)
