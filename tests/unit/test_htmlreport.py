@@ -186,6 +186,10 @@ def test_report_command_writes_only_its_two_files(tmp_path, capsys):
             "go-http-L1-hello-r1/case.json: invalid JSON",
         ),
         (lambda run: (run / "audit.json").write_text("nope"), "audit.json: invalid JSON at line 1, column 1"),
+        (
+            lambda run: (run / "audit.json").write_text('{"hosts": []}'),
+            "audit.json: not an audit (no 'hosts'",
+        ),
         (lambda run: (run / "report.html").mkdir(), "report.html: exists and is not a report"),
     ],
 )

@@ -325,6 +325,8 @@ def page(results_path: Path, suite: Suite, records: list[CaseRecord], manifest: 
     """report.html of a results directory: `html` with the run's audit.json when it has one."""
     audit_file = results_path / "audit.json"
     audit = load_json(audit_file, "move it aside to render without it") if audit_file.is_file() else None
-    if audit is not None and not isinstance(audit, dict):
-        raise UserError(f"{display(audit_file)}: expected a JSON object; move it aside to render without it")
+    if audit is not None and not (isinstance(audit, dict) and isinstance(audit.get("hosts"), dict)):
+        raise UserError(
+            f"{display(audit_file)}: not an audit (no 'hosts' object); move it aside to render without it"
+        )
     return html(suite, records, manifest, results_path, audit)
