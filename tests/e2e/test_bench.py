@@ -216,6 +216,7 @@ def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_p
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["interrupted"] is True
     assert (path / "report.md").is_file()
+    assert b"<td>interrupted</td>" in (path / "report.html").read_bytes()
     assert sh(gen, "pgrep -a siege || echo none").strip() == "none"
     assert sh(srv, "pgrep -x go-http || echo none").strip() == "none"
     assert "sampler" not in sh(srv, "ps -eo args") and "sampler" not in sh(gen, "ps -eo args")

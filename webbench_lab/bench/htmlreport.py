@@ -88,7 +88,9 @@ def _ratio(value: float | None, base: float | None) -> float | None:
 
 
 def lab_a(suite: Suite, cases: dict[tuple[str, int, str], Aggregate], complete: bool) -> list[Chart]:
-    """Per level: ours beside the published rate, absolute and normalised to Go http; then scaling."""
+    """Per level: ours beside the published rate, absolute and normalised to Go http; then scaling.
+    A normalised whisker is our interval over Go http's mean (Go http's own spread left out: the
+    ratio's full interval is compare's business)."""
     names = all_systems()
     scenario = suite.scenarios[0].name
     pub = suite.published.get(scenario, {})
@@ -312,7 +314,7 @@ def html(
         "report/report.html.j2",
         title=s.title, suite=s.name, lab=s.lab, results=str(Path(results_path).resolve()),
         settings=f"load tool {s.load_tool}, {s.concurrency} concurrent, {s.duration} s per case "
-        f"(+{s.warmup} s warm-up), {report._repeats(s)}, levels {', '.join(map(str, s.levels))}",
+        f"(+{s.warmup} s warm-up), {report.repeats_line(s)}, levels {', '.join(map(str, s.levels))}",
         state=run_state(manifest), commit=manifest.get("lab_commit") or "unknown",
         started=manifest.get("started", "?"), ended=manifest.get("ended") or "-",
         hosts=host_rows, versions=versions(manifest), audit_error=manifest.get("audit_error"),
