@@ -119,8 +119,9 @@ def test_a_run_with_every_flag_marks_each_case_and_says_it_was_interrupted():
         assert word in svgs["lab-a-level-1"] + svgs["lab-a-level-2"], word
     assert "<td>interrupted</td>" in page
     assert "No audit of the hosts: lab-server: connection lost" in page
-    assert "Server CPU limit: 0.5 here; the published lab had none." in page
-    assert "<td>0.5</td>" in page  # the server's row of the hosts table
+    assert "Server CPU limit: 0.5 core(s) here; the published lab had none." in page
+    assert "<td>0.5 core(s)</td>" in page  # the server's row of the hosts table
+    assert "Server CPU: limited to 0.5 core(s) of CPU time" in page  # report.lab_lines
     assert "webpy-nginx-L1-hello-r1</code>: failed: verify: GET /Hello/100 answered 502" in page
 
 
@@ -282,3 +283,20 @@ def test_report_rebuilds_the_suite_the_run_used_from_its_manifest(tmp_path, suit
     manifest = {"suite": suite_name, "settings": json.loads(json.dumps(run_settings(used, options)))}
     rebuilt = rerender.run_suite(tmp_path, manifest)
     assert dataclasses.replace(rebuilt, path=None) == dataclasses.replace(used, path=None)
+
+
+def test_a_cpu_limit_the_audit_saw_is_shown_for_its_host(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "lab-b", run)
+    audit = json.loads((run / "audit.json").read_text())
+    audit["hosts"]["lab-server"]["system"]["cpu_limit"] = {
+        "cores": 0.333,
+        "quota_us": 3330,
+        "period_us": 10000,
+    }
+    (run / "audit.json").write_text(json.dumps(audit))
+    page = rerender.render(run)["report.html"]
+    row = re.search(r"<tr><td>lab-server</td>.*?</tr>", page)[0]
+    assert "<td>0.333 core(s)</td>" in row
+    assert "<td>none</td>" in re.search(r"<tr><td>lab-generator</td>.*?</tr>", page)[0]
+    assert "Server CPU limit: 0.333 core(s) here; the published lab had none." in page

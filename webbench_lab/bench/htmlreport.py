@@ -176,19 +176,27 @@ def run_state(manifest: dict[str, Any]) -> str:
     return f"{state}, resumed {resumes} time(s)" if resumes else state
 
 
+def _cpu_limit(seen: Any, server: bool, manifest: dict[str, Any]) -> str:
+    """A host's CPU limit in cores: what its audit saw (system.cpu_limit), else for the server what
+    the run recorded (manifest server_cpu_limit), else none."""
+    cores = seen.get("cores") if isinstance(seen, dict) else None
+    if cores is None and server:
+        cores = manifest.get("server_cpu_limit")
+    return "none" if not cores else f"{cores:g} core(s)"
+
+
 def hosts(audit: dict[str, Any] | None, manifest: dict[str, Any]) -> list[dict[str, str]]:
     """Both hosts as the run's audit saw them (the inventory's CPUs when there is no audit)."""
-    limit = manifest.get("server_cpu_limit")
     rows = []
     if audit is not None:
-        for name, h in audit.get("hosts", {}).items():
+        for name, h in audit["hosts"].items():
             system, net = h.get("system") or {}, h.get("network") or {}
             server = "server" in h.get("groups", [])
             rows.append({
                 "host": name, "role": ", ".join(h.get("groups", [])),
                 "cpu": str(system.get("cpu_model", "?")), "cores": str(system.get("cores", "?")),
                 "cpuset": str(system.get("cpuset", "?")),
-                "cpu_limit": str(limit if limit is not None else "none") if server else "-",
+                "cpu_limit": _cpu_limit(system.get("cpu_limit"), server, manifest),
                 "kernel": str(system.get("kernel", "?")),
                 "link": "; ".join(net.get("qdisc") or []) or str(net.get("speed_mbps", "?")),
             })  # fmt: skip
@@ -198,8 +206,7 @@ def hosts(audit: dict[str, Any] | None, manifest: dict[str, Any]) -> list[dict[s
         rows.append({
             "host": name, "role": ", ".join(h.get("groups", [])), "cpu": "? (no audit)",
             "cores": "?", "cpuset": str(h.get("cpus", "?")),
-            "cpu_limit": str(limit if limit is not None else "none") if server else "-",
-            "kernel": "?", "link": "?",
+            "cpu_limit": _cpu_limit(None, server, manifest), "kernel": "?", "link": "?",
         })  # fmt: skip
     return rows
 
@@ -227,9 +234,8 @@ def deviations(suite: Suite, manifest: dict[str, Any], host_rows: list[dict[str,
             out.append(f"Server cores: {server['cores']} (cpuset {server['cpuset']}) here, "
                        f"{lab['server_cores']} in the published lab.")  # fmt: skip
         out.append(f"Link: {server['link']} here; the published lab: {lab['link']}.")
-    limit = manifest.get("server_cpu_limit")
-    if limit is not None:
-        out.append(f"Server CPU limit: {limit} here; the published lab had none.")
+    if server is not None and server["cpu_limit"] != "none":
+        out.append(f"Server CPU limit: {server['cpu_limit']} here; the published lab had none.")
     if suite.load_tool != lab["load_tool"]:
         out.append(f"Load tool: {suite.load_tool} here, {lab['load_tool']} in the published lab.")
     if (manifest.get("settings") or {}).get("quick"):
@@ -315,7 +321,8 @@ def html(
         title=s.title, suite=s.name, lab=s.lab, results=str(Path(results_path).resolve()),
         settings=f"load tool {s.load_tool}, {s.concurrency} concurrent, {s.duration} s per case "
         f"(+{s.warmup} s warm-up), {report.repeats_line(s)}, levels {', '.join(map(str, s.levels))}",
-        state=run_state(manifest), commit=manifest.get("lab_commit") or "unknown",
+        lab_lines=report.lab_lines(manifest), state=run_state(manifest),
+        commit=manifest.get("lab_commit") or "unknown",
         started=manifest.get("started", "?"), ended=manifest.get("ended") or "-",
         hosts=host_rows, versions=versions(manifest), audit_error=manifest.get("audit_error"),
         deviations=deviations(suite, manifest, host_rows), sections=sections,
