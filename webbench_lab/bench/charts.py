@@ -20,7 +20,7 @@ from typing import Any
 OURS = "#1f77b4"
 PUBLISHED = "#bbbbbb"
 FLAGGED = "#d62728"
-NO_FIGURE = ("failed", "not buildable", "not run")
+LABEL_BOX = {"facecolor": "white", "alpha": 0.85, "pad": 1, "edgecolor": "none"}  # a flag written on a bar
 SHORT = {  # the label written on a bar for each flag
     "generator-bound": "gen-bound",
     "samples missing": "samples?",
@@ -190,13 +190,14 @@ def grouped_chart(
                 flagged = bool(b.flags)
                 ax.bar(
                     x, b.value, width, color=colors[s % len(colors)],
-                    edgecolor=FLAGGED if flagged else "none", hatch="//" if flagged else None,
+                    edgecolor="black" if flagged else "none", hatch="//" if flagged else None,
                     label=b.label if g == 0 or b.label not in ax.get_legend_handles_labels()[1] else None,
                     yerr=b.ci if b.ci else None, capsize=2, ecolor="black",
                 )  # fmt: skip
-                if flagged:
-                    ax.text(x, b.value * (1.15 if log else 1.02), _flag_text(b.flags), ha="center",
-                            va="bottom", color=FLAGGED, fontsize=6)  # fmt: skip
+                if flagged:  # written up the bar from its base: the bars are too narrow for a line
+                    ax.text(x, bottom / 5 if log else top * 0.01, " · ".join(SHORT[f] for f in b.flags),
+                            rotation=90, ha="center", va="bottom", color=FLAGGED, fontsize=6,
+                            bbox=LABEL_BOX)  # fmt: skip
                 if b.published is not None:
                     ax.plot([x], [b.published], marker="D", color="black", markersize=5, linestyle="none",
                             label="published" if "published" not in ax.get_legend_handles_labels()[1]
