@@ -11,7 +11,8 @@ from webbench_lab.paths import TEMPLATES
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(autoescape: bool = False) -> jinja2.Environment:
+    """The config files' environment; `autoescape` for the HTML reports (templates/report/)."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
@@ -19,10 +20,16 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=False,
-        autoescape=False,
+        autoescape=autoescape,
     )
 
 
 def render(name: str, **context: Any) -> str:
     """Render templates/<name> with `context`."""
     return environment().get_template(name).render(**context)
+
+
+def render_html(name: str, **context: Any) -> str:
+    """Render the HTML template templates/<name> with `context`, every value escaped (a reason or a
+    path may hold `<` or `&`)."""
+    return environment(autoescape=True).get_template(name).render(**context)

@@ -93,6 +93,13 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert tornado2["rate"] == pytest.approx(sum(p["rate"] for p in tornado2["processes"]), abs=0.05)
     report = (path / "report.md").read_text()
     assert "Lab A, level 1" in report and "Lab A, level 2" in report and "1,350" in report
+    # report.html beside it, its path printed last; `report` renders the same bytes from the files.
+    html = (path / "report.html").read_bytes()
+    assert b'id="lab-a-level-2"' in html and b"not buildable" in html and b"<script" not in html
+    assert proc.stdout.rstrip().splitlines()[-1] == f"report: {path / 'report.html'}"
+    again = wbl("report", str(path))
+    assert again.returncode == 0, again.stderr
+    assert (path / "report.html").read_bytes() == html and (path / "report.md").read_text() == report
     assert (path / "summary.csv").read_text().startswith("row,case,system,level")
     # Which setup produced the numbers: the hosts' audit, with the go-http binary the run used.
     assert manifest["audit"] == "audit.json"
@@ -221,6 +228,7 @@ def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_p
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["interrupted"] is True
     assert (path / "report.md").is_file()
+    assert b"<td>interrupted</td>" in (path / "report.html").read_bytes()
     assert sh(gen, "pgrep -a siege || echo none").strip() == "none"
     assert sh(srv, "pgrep -x go-http || echo none").strip() == "none"
     assert "sampler" not in sh(srv, "ps -eo args") and "sampler" not in sh(gen, "ps -eo args")

@@ -270,7 +270,7 @@ def test_markdown_on_stdout_and_both_files_in_run_b_exit_1_on_a_regression(tmp_p
         "2 cases compared: 1 slower, 0 faster, 1 no significant change, 0 cannot tell."
     )
     assert "| gin | 2 | hello | 1,000.0 (5) | 900.0 (3) | 0.900 [0.8" in out
-    assert "compare.md and compare.json written in" in err and "replacing" not in err
+    assert "compare.md, compare.json and compare.html written in" in err and "replacing" not in err
     data = json.loads((b / "compare.json").read_text())
     assert data["exit_code"] == 1 and data["counts"]["slower"] == 1
     assert {k: v for k, v in snapshot(b).items() if not k.startswith("compare.")} == before

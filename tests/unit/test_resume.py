@@ -176,6 +176,7 @@ def test_resume_runs_the_remaining_cases_and_keeps_the_finished_ones_untouched(l
     assert entry["moved_aside"] == {
         f"cases/{PLANNED[2]}": f"cases/{PLANNED[2]}/interrupted-1",
         "report.md": "before-resume-1/report.md",
+        "report.html": "before-resume-1/report.html",
     }
     assert entry["previous_end"]["interrupted"] is True
     assert entry["previous_end"]["ended"] == first["ended"]

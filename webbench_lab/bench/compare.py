@@ -50,7 +50,11 @@ ALPHA = 0.05  # the significance level of the verdicts
 CONFIDENCE = 0.95  # of the ratio's interval
 DEFAULT_THRESHOLD_PCT = 5.0
 MIN_REPEATS = 2  # per side, for a t-test and an interval
-OUTPUTS = ("compare.md", "compare.json")  # compare's own files in RUN_B: the only ones it replaces
+OUTPUTS = (
+    "compare.md",
+    "compare.json",
+    "compare.html",
+)  # compare's own files in RUN_B: the only ones it replaces
 VERDICTS = ("slower", "faster", "no significant change", "cannot tell")
 METHOD = (
     "B/A: ratio of the mean rates of the ok repeats, 95% CI by Fieller's theorem (Welch df); "
@@ -169,8 +173,8 @@ class Comparison:
         lines = [
             f"# compare: {display(self.b.path)} (B) against {display(self.a.path)} (A)",
             "",
-            f"A: {_describe(self.a)}.",
-            f"B: {_describe(self.b)}.",
+            f"A: {describe(self.a)}.",
+            f"B: {describe(self.b)}.",
             "",
             f"Rate: successful requests/s, mean of the ok repeats (n). {METHOD}. A verdict needs "
             f"p < {ALPHA:g}, a change beyond ±{thr} and at least {MIN_REPEATS} ok repeats on each "
@@ -182,14 +186,8 @@ class Comparison:
         for side, run in (("A", self.a), ("B", self.b)):
             if run.manifest.get("complete") is not True:
                 lines += [f"Run {side} is not complete: only its finished cases are compared.", ""]
-        header = ["system", "level", "scenario", "A mean (n)", "B mean (n)", "B/A [95% CI]", "p",
-                  "verdict", "flags"]  # fmt: skip
-        lines += ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-        for c in self.cases:
-            verdict = c.verdict if c.verdict in ("slower", "faster") else f"{c.verdict}: {c.reason}"
-            row = [c.system, str(c.level), c.scenario, _mean_cell(c.a), _mean_cell(c.b),
-                   _ratio_cell(c), _p_cell(c.p), verdict, ", ".join(c.flags) or "-"]  # fmt: skip
-            lines.append("| " + " | ".join(row) + " |")
+        lines += ["| " + " | ".join(HEADER) + " |", "|" + "|".join(" --- " for _ in HEADER) + "|"]
+        lines += ["| " + " | ".join(table_row(c)) + " |" for c in self.cases]
         lines.append("")
         for side, missing in (("A", self.only_in_a), ("B", self.only_in_b)):
             if missing:
@@ -206,6 +204,16 @@ class Comparison:
         counts = self.counts
         parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
         return f"{len(self.cases)} cases compared: {parts}."
+
+
+HEADER = ["system", "level", "scenario", "A mean (n)", "B mean (n)", "B/A [95% CI]", "p", "verdict", "flags"]
+
+
+def table_row(c: CaseComparison) -> list[str]:
+    """A case's row of compare.md's table (and compare.html's)."""
+    verdict = c.verdict if c.verdict in ("slower", "faster") else f"{c.verdict}: {c.reason}"
+    return [c.system, str(c.level), c.scenario, _mean_cell(c.a), _mean_cell(c.b), _ratio_cell(c),
+            _p_cell(c.p), verdict, ", ".join(c.flags) or "-"]  # fmt: skip
 
 
 def open_run(path: str | Path) -> Run:
@@ -365,24 +373,27 @@ def fieller_ci(a: list[float], b: list[float], confidence: float = CONFIDENCE) -
 
 
 def write_outputs(comparison: Comparison) -> list[str]:
-    """compare.md and compare.json in RUN_B, each atomically; only compare's own earlier outputs
+    """compare.md, compare.json and compare.html in RUN_B, each atomically; only compare's own earlier outputs
     are replaced. Returns those it replaced."""
     targets = [comparison.b.path / name for name in OUTPUTS]
     for target in targets:  # checked before either is written: both or neither
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise UserError(
                 f"{display(target)}: exists and is not a file compare wrote; move it away, "
-                "compare writes its own compare.md and compare.json there"
+                "compare writes its own compare.md, compare.json and compare.html there"
             )
     replaced = [t.name for t in targets if t.exists()]
-    for name, text in zip(OUTPUTS, (comparison.markdown(), comparison.json()), strict=True):
+    from webbench_lab.bench import comparehtml  # it imports this module
+
+    texts = (comparison.markdown(), comparison.json(), comparehtml.html(comparison))
+    for name, text in zip(OUTPUTS, texts, strict=True):
         target = comparison.b.path / name
         try:
             write_atomic(target, text)
         except OSError as exc:
             raise UserError(
                 f"{display(target)}: cannot write: {exc.strerror}; make {display(comparison.b.path)} "
-                "writable (compare writes only compare.md and compare.json there)"
+                "writable (compare writes only compare.md, compare.json and compare.html there)"
             ) from None
     return replaced
 
@@ -397,7 +408,8 @@ def _side(records: list[CaseRecord]) -> Side:
     )
 
 
-def _describe(run: Run) -> str:
+def describe(run: Run) -> str:
+    """A run in one line: its directory, suite, load tool and settings."""
     s = run.manifest["settings"]
     return (
         f"{display(run.path)}, suite {run.manifest['suite']}, {s.get('load_tool')}, "

@@ -198,7 +198,8 @@ def lab_lines(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _repeats(suite: Suite) -> str:
+def repeats_line(suite: Suite) -> str:
+    """How often each case ran, in words (report.md and report.html)."""
     if suite.min_repeats == suite.max_repeats:
         return f"{suite.min_repeats} repeat(s) per case, interleaved"
     return (
@@ -223,7 +224,7 @@ def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> 
         "",
         f"Suite `{suite.name}`, load tool {suite.load_tool}, "
         f"{suite.concurrency} concurrent, {suite.duration} s per case (+{suite.warmup} s warm-up), "
-        f"{_repeats(suite)}. Run complete: {manifest.get('complete')}.",
+        f"{repeats_line(suite)}. Run complete: {manifest.get('complete')}.",
         "",
         *[f"{line}\n" for line in lab_lines(manifest)],
     ]

@@ -39,7 +39,7 @@ SUMMARY_FIELDS = [
 
 # What a run's end adds to the manifest is moved into the resume's `previous_end`, and these files
 # into before-resume-<n>/: the resume writes its own.
-END_FILES = ("audit.json", "audit.md", "report.md")
+END_FILES = ("audit.json", "audit.md", "report.md", "report.html")
 NOT_FAILED = ("ok", "not buildable")  # the statuses that do not make a run exit 1
 # What a resume keeps of the manifest besides its identity: the ceilings are the run's, not the end's.
 KEPT_ON_RESUME = ("complete", "started", "resumes", "extra_cases", "generator_ceiling")

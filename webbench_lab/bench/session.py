@@ -22,7 +22,7 @@ from rich.progress import (
 
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.audit import collect
-from webbench_lab.bench import report
+from webbench_lab.bench import htmlreport, report
 from webbench_lab.bench.plan import Case, Options, run_settings
 from webbench_lab.bench.results import ResultsDir, default_root
 from webbench_lab.bench.runner import Runner
@@ -113,6 +113,7 @@ def _run(
     for line in report.lab_lines(results.manifest):
         out.print(line, markup=False)
     out.print(f"results: {results.path}")
+    out.print(f"report: {results.path / 'report.html'}")
     return 1 if runner.failed or results.failed_before else 0
 
 
@@ -222,6 +223,8 @@ def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
     results.finish_manifest(complete, **fields)
     text = report.markdown(suite, list(results.records.values()), results.manifest)
     results.write_text(results.path / "report.md", text)
+    page = htmlreport.page(results.path, suite, list(results.records.values()), results.manifest)
+    results.write_text(results.path / "report.html", page)
 
 
 def _settings(suite, opts: Options) -> dict:

@@ -15,7 +15,8 @@ DESCRIPTION = (
     "p-value and a verdict: slower or faster (a change beyond the threshold with p < 0.05), no "
     "significant change, or cannot tell (fewer than 2 ok repeats on a side: too few repeats). "
     "Flags mark a generator-bound case and missing samples. Prints markdown (or JSON with --json) "
-    "and writes compare.md and compare.json in RUN_B; a previous comparison's compare.md and "
+    "and writes compare.md, compare.json and compare.html (a forest plot of the ratios) in RUN_B; a "
+    "previous comparison's compare.md, compare.json and "
     "compare.json there are replaced, and nothing else is ever written or overwritten. "
     "Exit 0: no case slower; 1: a case slower beyond the threshold with p < 0.05; 2: bad input, or "
     "runs of another suite, load tool or concurrency (unless --force)."
@@ -33,8 +34,8 @@ def register(sub) -> None:
     cmp.add_argument(
         "run_b",
         metavar="RUN_B",
-        help="results directory of the run judged; compare.md and compare.json are written there, "
-        "replacing only those of an earlier comparison",
+        help="results directory of the run judged; compare.md, compare.json and compare.html are written "
+        "there, replacing only those of an earlier comparison",
     )
     cmp.add_argument(
         "--threshold",
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     where = comparison.b.path
     note = " (replacing the earlier comparison's)" if replaced else ""
-    console.print(f"compare.md and compare.json written in {where}{note}", markup=False)
+    console.print(f"compare.md, compare.json and compare.html written in {where}{note}", markup=False)
     for line in comparison.forced:
         console.print(f"not comparable, compared anyway (--force): {line}", markup=False)
     if comparison.slower:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from webbench_lab.cli import app, audit, bench, compare, lab, provision, verify
+from webbench_lab.cli import app, audit, bench, compare, lab, provision, report, verify
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.ui import console
 
-COMMANDS = (lab, provision, audit, app, bench, compare, verify)  # the order of `--help`
+COMMANDS = (lab, provision, audit, app, bench, compare, report, verify)  # the order of `--help`
 
 
 class Parser(argparse.ArgumentParser):
