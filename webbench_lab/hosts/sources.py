@@ -25,6 +25,7 @@ os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
 os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
 os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
 
+VARS_DIRS = ("group_vars", "host_vars")  # read by Ansible's host_group_vars, beside or in a source
 FORMATS = "YAML, INI, a directory, an executable script or a plugin configuration"
 
 
@@ -55,7 +56,7 @@ def parse(sources: Sequence[Path]) -> Parsed:
     """Every source through Ansible's InventoryManager, merged in order, as ansible-inventory does."""
     sources = tuple(Path(s) for s in sources)
     for source in sources:
-        _check_readable(Path(source))
+        _check_readable(source)
     from ansible.errors import AnsibleError
     from ansible.parsing.dataloader import DataLoader
     from ansible.vars.manager import VariableManager
@@ -88,7 +89,7 @@ def _check_readable(source: Path) -> None:
         except UnicodeDecodeError as exc:
             raise UserError(
                 f"{display(path)}: not UTF-8 (byte {exc.start}); Ansible reads inventories as UTF-8: "
-                "save the file as UTF-8"
+                "save it as UTF-8"
             ) from None
 
 
@@ -97,13 +98,13 @@ def _files_read(source: Path) -> Iterator[Path]:
     group_vars/ and host_vars/ beside them. Executables are programs, not text."""
     from ansible.inventory.manager import IGNORED
 
-    beside = [source.parent / "group_vars", source.parent / "host_vars"]
+    beside = [source.parent / name for name in VARS_DIRS]
     roots = [source] if source.is_dir() else [source, *beside]
     for root in roots:
         candidates = sorted(root.rglob("*")) if root.is_dir() else [root] if root.is_file() else []
         for path in candidates:
             parts = path.relative_to(root).parts if root.is_dir() else (path.name,)
-            if any(IGNORED.search(os.fsencode(part)) for part in parts):
+            if any(IGNORED.search(os.fsencode(part)) and part not in VARS_DIRS for part in parts):
                 continue
             if path.is_file() and not os.access(path, os.X_OK):
                 yield path
