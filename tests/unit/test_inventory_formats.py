@@ -169,13 +169,30 @@ def test_a_missing_source_among_several_is_named(write_inventory, tmp_path):
     assert text.startswith(f"{tmp_path / 'extra.ini'}: no such inventory source; pass -i")
 
 
-def test_broken_ini_gives_the_ini_plugins_reason(tmp_path):
-    bad = tmp_path / "lab.ini"
+def test_a_broken_plugin_configuration_gives_the_plugins_reason(write_inventory, tmp_path):
+    config = tmp_path / "lab.constructed.yml"
+    config.write_text(
+        "plugin: ansible.builtin.constructed\nstrict: true\ncompose:\n  lab_cpus: no_such_var\n"
+    )
+    text = one_line_error([write_inventory(), config])
+    assert text.startswith(
+        f"{config}: Ansible cannot parse it: Failed to parse '{config}': Could not set lab_cpus"
+    )
+    assert "'no_such_var' is undefined" in text
+    assert f"`ansible-inventory -i {tmp_path / 'inv.yml'} -i {config} --list`" in text
+
+
+@pytest.mark.parametrize("name", ["lab.ini", "labdir/hosts"])
+def test_broken_ini_gives_the_ini_plugins_reason(tmp_path, name):
+    """`hosts` has no extension, so Ansible's YAML plugin tries it too: its reason is not the one."""
+    bad = tmp_path / name
+    bad.parent.mkdir(exist_ok=True)
     bad.write_text("[generator]\ngen1 ansible_host=198.18.0.2\n\n[server:bogus]\nsrv1\n")
-    text = one_line_error([bad])
+    source = tmp_path / name.split("/")[0]
+    text = one_line_error([source])
     assert text.startswith(f"{bad}: Ansible cannot parse it: Failed to parse inventory: ")
     assert "Section [server:bogus] has unknown type: bogus" in text
-    assert f"`ansible-inventory -i {bad} --list`" in text
+    assert f"`ansible-inventory -i {source} --list`" in text
 
 
 def test_broken_yaml_in_a_directory_names_the_file_and_line(ssh_files, tmp_path):
