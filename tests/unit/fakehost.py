@@ -263,7 +263,7 @@ def lab_host(name: str, groups: tuple[str, ...], bench: str, **hvars: Any) -> La
 
 
 def lab_inventory(*hosts: LabHost) -> LabInventory:
-    return LabInventory(path=Path("fake-inventory.yml"), hosts={h.name: h for h in hosts})
+    return LabInventory(sources=(Path("fake-inventory.yml"),), hosts={h.name: h for h in hosts})
 
 
 def two_hosts(**server_vars: Any) -> LabInventory:

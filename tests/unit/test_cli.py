@@ -30,13 +30,14 @@ def assert_one_line_exit_2(proc: subprocess.CompletedProcess[str], fragment: str
 
 def test_missing_inventory(tmp_path):
     proc = run_cli("provision", "-i", str(tmp_path / "mylab.yml"))
-    assert_one_line_exit_2(proc, "mylab.yml: no such inventory file")
+    assert_one_line_exit_2(proc, "mylab.yml: no such inventory source")
 
 
 def test_invalid_yaml(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("all: {children: [\n")
-    assert_one_line_exit_2(run_cli("provision", "-i", str(bad)), "bad.yml: invalid YAML at line")
+    proc = run_cli("provision", "-i", str(bad))
+    assert_one_line_exit_2(proc, "bad.yml, line 2: Ansible cannot parse it: YAML parsing failed")
 
 
 def test_unknown_engine(write_inventory):

@@ -113,7 +113,7 @@ def collect(inventory: LabInventory, controls: dict[str, HostControl] | None = N
         "schema": SCHEMA,
         "collected_at": stamp,
         "seconds": round(time.monotonic() - started, 1),
-        "inventory": str(inventory.path),
+        "inventory": inventory.label,
         "lab_commit": git_commit(),
         "hosts": hosts,
     }
@@ -127,7 +127,7 @@ def write(audit: dict[str, Any], directory: Path) -> None:
 
 def store(audit: dict[str, Any], root: Path, inventory: LabInventory) -> Path:
     """A new audits/<UTC>-<inventory>/ for this audit; an older one is never overwritten."""
-    directory = new_dir(root, inventory.path.stem)
+    directory = new_dir(root, inventory.name)
     write(audit, directory)
     return directory
 

@@ -24,7 +24,8 @@ from webbench_lab.provision import ENGINES
 
 def engine_check(engine: str, inventory: LabInventory) -> list[Drift]:
     """`provision --engine E --check --json` in a child process -> one Drift per change it would make."""
-    argv = [sys.executable, "-m", "webbench_lab", "provision", "-i", str(inventory.path)]
+    argv = [sys.executable, "-m", "webbench_lab", "provision"]
+    argv += [arg for source in inventory.sources for arg in ("-i", str(source))]
     proc = subprocess.run(
         [*argv, "--engine", engine, "--check", "--json"], capture_output=True, text=True, timeout=1800
     )

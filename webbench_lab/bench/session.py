@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,14 @@ from webbench_lab.ui import console, out
 
 
 def execute(
-    inventory_path: Path, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case], root: str | None,
-    resumed: ResultsDir | None = None,
+    sources: Sequence[Path], suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
+    root: str | None, resumed: ResultsDir | None = None,
 ) -> int:  # fmt: skip
     """Run the cases; 0 when every case has its figure (or is not buildable), 1 otherwise, 130 on
     Ctrl-C. Every finished case is kept whatever happens. `resumed`: the directory of the run this
     one continues (`bench --resume`, bench/resume.py), instead of a new one; `cases` are its
     remaining cases."""
-    inventory = load_inventory(inventory_path)
+    inventory = load_inventory(sources)
     run_id = _run_id()
     # The run's hold on the lab comes first: a second run is refused before it writes anything.
     guard = hold_lab(inventory, run_id)
@@ -231,9 +232,10 @@ def _settings(suite, opts: Options) -> dict:
     return run_settings(suite, opts)  # in plan.py: `--resume` checks them too
 
 
-def recorded_inventory(inventory_path: Path) -> dict:
-    """The inventory as a run's manifest records it (`bench --resume` checks it is the run's)."""
-    return _inventory_without_secrets(load_inventory(inventory_path))
+def recorded_inventory(sources: Sequence[Path]) -> dict:
+    """The inventory as a run's manifest records it (`bench --resume` checks it is the run's): its
+    hosts, whatever sources they come from."""
+    return _inventory_without_secrets(load_inventory(sources))
 
 
 def _inventory_without_secrets(inventory: LabInventory) -> dict:

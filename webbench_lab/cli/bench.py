@@ -76,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(run_suite, cases)
         return 0
-    inventory_path = resolve_inventory(args.inventory)
+    sources = resolve_inventory(args.inventory)
     from webbench_lab.bench.session import execute
 
-    return execute(inventory_path, suite, run_suite, opts, cases, args.results)
+    return execute(sources, suite, run_suite, opts, cases, args.results)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -94,14 +94,12 @@ def _resume(args: argparse.Namespace) -> int:
         out.print(run_.line())
         _print_plan(run_.run_suite, remaining)
         return 0
-    inventory_path = resolve_inventory(args.inventory)
+    sources = resolve_inventory(args.inventory)
     from webbench_lab.bench.session import execute, recorded_inventory
 
-    run_.results.check_identity("inventory", recorded_inventory(inventory_path))
+    run_.results.check_identity("inventory", recorded_inventory(sources))
     console.print(run_.line(), markup=False)
-    return execute(
-        inventory_path, run_.suite, run_.run_suite, run_.opts, remaining, None, resumed=run_.results
-    )
+    return execute(sources, run_.suite, run_.run_suite, run_.opts, remaining, None, resumed=run_.results)
 
 
 def _only(args: argparse.Namespace) -> list[str]:

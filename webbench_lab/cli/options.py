@@ -13,7 +13,14 @@ from webbench_lab.paths import LOCAL_INVENTORY
 def _inventory() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
-        "-i", "--inventory", type=Path, help="Ansible YAML inventory (default: the local lab)"
+        "-i",
+        "--inventory",
+        type=Path,
+        action="append",
+        metavar="SOURCE",
+        help="an Ansible inventory, anything `ansible-inventory -i` takes (YAML, INI, a directory with "
+        "group_vars/ and host_vars/, an executable script, a plugin configuration); repeat to merge "
+        "several, in order (default: the local lab)",
     )
     return parser
 
@@ -27,11 +34,12 @@ def json_option(help_text: str) -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_inventory(path: Path | None) -> Path:
-    if path is not None:
-        return path
+def resolve_inventory(sources: list[Path] | None) -> list[Path]:
+    """The -i sources in the order given, or the local lab's inventory when there is none."""
+    if sources:
+        return list(sources)
     if LOCAL_INVENTORY.is_file():
-        return LOCAL_INVENTORY
+        return [LOCAL_INVENTORY]
     raise UserError(
         f"no inventory given and no local lab ({LOCAL_INVENTORY} is missing); run "
         "`webbench-lab lab up` (as root) first, or pass -i with your inventory"

@@ -1,26 +1,21 @@
-"""Load the lab's one inventory format (Ansible YAML) through Ansible's own parser, and check it.
+"""The lab's hosts from any Ansible inventory (hosts/sources.py parses it), checked.
 
 Both engines and every command read hosts through here, so a bad inventory is refused once, with
-one line that names the file, the host or field, and the fix.
+one line that names the source, the host or field, and the fix. The checks run on Ansible's parsed
+result, so they are the same whatever the format.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from webbench_lab.errors import UserError
-from webbench_lab.yamlfile import display, load_mapping
-
-# Ansible reads its configuration when first imported: only the YAML inventory plugin, and an
-# unparsable source is an error instead of a warning and an empty inventory.
-os.environ.setdefault("ANSIBLE_INVENTORY_ENABLED", "yaml")
-os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
-os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
+from webbench_lab.hosts import sources as inventory_sources
 
 KNOWN_GROUPS = ("generator", "server", "backend")
 REQUIRED_GROUPS = ("generator", "server")
@@ -50,37 +45,40 @@ class LabHost:
 
 @dataclass(frozen=True)
 class LabInventory:
-    path: Path
+    """The hosts of one or more inventory sources (-i given several times), in the order given."""
+
+    sources: tuple[Path, ...]
     hosts: dict[str, LabHost]
+
+    @property
+    def label(self) -> str:
+        """The sources as the user named them (`a.yml + b.ini`)."""
+        return inventory_sources.label(self.sources)
+
+    @property
+    def name(self) -> str:
+        """A short name for directories (audits/<UTC>-<name>/): the first source's."""
+        return self.sources[0].stem or "inventory"
 
     def group(self, name: str) -> list[LabHost]:
         return [h for h in self.hosts.values() if name in h.groups]
 
 
-def load_inventory(path: Path) -> LabInventory:
-    """Parse `path` with Ansible's InventoryManager and VariableManager, then validate it."""
-    path = Path(path)
-    where = display(path)
-    if not path.is_file():
+def load_inventory(source: Path | Sequence[Path]) -> LabInventory:
+    """Parse the source(s) with Ansible's InventoryManager and VariableManager, then check the
+    lab's own fields on what Ansible made of them."""
+    sources = (Path(source),) if isinstance(source, str | os.PathLike) else tuple(Path(s) for s in source)
+    if not sources:
+        raise UserError("no inventory source given; pass -i with an Ansible inventory")
+    parsed = inventory_sources.parse(sources)
+    manager = parsed.manager
+    where = inventory_sources.label(sources)
+
+    if not manager.hosts:
         raise UserError(
-            f"{where}: no such inventory file; pass -i with the path of an Ansible YAML inventory "
-            "(see inventory/example-two-pc.yml), or run `webbench-lab lab up` as root for the local lab"
+            f"{where}: Ansible found no host in it; list the hosts under the groups generator and server "
+            "(see inventory/example-two-pc.yml)"
         )
-    _check_yaml(path, where)
-
-    from ansible.errors import AnsibleError
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
-
-    loader = DataLoader()
-    try:
-        manager = InventoryManager(loader=loader, sources=[str(path)])
-    except AnsibleError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{where}: not a valid Ansible YAML inventory: {first}") from None
-    variables = VariableManager(loader=loader, inventory=manager)
-
     unknown = sorted(g for g in manager.groups if g not in (*KNOWN_GROUPS, "all", "ungrouped"))
     if unknown:
         raise UserError(
@@ -89,20 +87,25 @@ def load_inventory(path: Path) -> LabInventory:
         )
     for group in REQUIRED_GROUPS:
         if group not in manager.groups or not manager.groups[group].get_hosts():
-            raise UserError(
-                f"{where}: group '{group}' has no host; add a host under all.children.{group}.hosts"
-            )
+            raise UserError(f"{where}: group '{group}' has no host; add a host to the group {group}")
 
     # Every host's fields first, then the files they name: a missing address is the first thing
     # to hear about, whichever host comes first.
-    found = [(ahost, variables.get_vars(host=ahost, include_hostvars=False)) for ahost in manager.get_hosts()]
+    found = [(ahost, parsed.host_vars(ahost)) for ahost in manager.get_hosts()]
     for ahost, hvars in found:
         _check_fields(ahost.name, hvars, where)
     hosts: dict[str, LabHost] = {}
     for ahost, hvars in found:
         groups = tuple(sorted(g.name for g in ahost.get_groups() if g.name in KNOWN_GROUPS))
-        hosts[ahost.name] = _lab_host(ahost.name, groups, hvars, where, path.parent)
-    return LabInventory(path=path, hosts=hosts)
+        # Relative files are relative to the source that defines the host, as Ansible's inventory_dir.
+        base = Path(hvars.get("inventory_dir") or _first_dir(sources))
+        hosts[ahost.name] = _lab_host(ahost.name, groups, hvars, where, base)
+    return LabInventory(sources=sources, hosts=hosts)
+
+
+def _first_dir(sources: tuple[Path, ...]) -> Path:
+    first = sources[0]
+    return first if first.is_dir() else first.parent
 
 
 def _check_fields(name: str, hvars: dict[str, Any], where: str) -> None:
@@ -170,13 +173,6 @@ def _lab_host(name: str, groups: tuple[str, ...], hvars: dict[str, Any], where: 
         cpu_limit=None if limit is None else float(limit),
         vars=keep,
     )
-
-
-def _check_yaml(path: Path, where: str) -> None:
-    """Ansible's own error for broken YAML is long; say where it breaks in one line."""
-    not_inventory = "not an Ansible YAML inventory (no top-level 'all:'); see inventory/example-two-pc.yml"
-    if "all" not in load_mapping(path, not_inventory):
-        raise UserError(f"{where}: {not_inventory}")
 
 
 _MAGIC_PREFIXES = ("ansible_", "group_names", "groups", "inventory_", "omit", "playbook_dir")

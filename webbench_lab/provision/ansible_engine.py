@@ -76,13 +76,18 @@ def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
     return out
 
 
+def inventory_args(inventory: LabInventory) -> list[str]:
+    """Every -i source in the order given, as ansible-inventory merges them; absolute, because
+    ansible-playbook runs in the project directory (a host list `a,b,` stays as it is)."""
+    return [str(s.resolve()) if s.exists() else str(s) for s in inventory.sources]
+
+
 def envvars() -> dict[str, str]:
     private = state_dir() / "ansible"
     bindir = str(Path(sys.executable).parent)
     return {
         "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "ANSIBLE_ROLES_PATH": str(ROLES),
-        "ANSIBLE_INVENTORY_ENABLED": "yaml",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_TIMEOUT": str(CONNECT_TIMEOUT),
@@ -117,7 +122,7 @@ def provision(inventory: LabInventory, check: bool = False) -> ProvisionResult:
         private_data_dir=str(private),
         project_dir=str(PLAYBOOKS),
         playbook=PLAYBOOK,
-        inventory=str(inventory.path.resolve()),
+        inventory=inventory_args(inventory),
         extravars=extravars(inventory, bundle),
         envvars=envvars(),
         cmdline="--check --diff" if check else None,

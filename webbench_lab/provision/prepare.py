@@ -33,7 +33,7 @@ def prepare(inventory: LabInventory) -> Artifacts:
     }
     if len(pins) > 1:  # one toolchain zip is prepared for every host
         raise UserError(
-            f"{inventory.path}: go_toolchain_version (and its module version and h1) differ between hosts; "
+            f"{inventory.label}: go_toolchain_version (and its module version and h1) differ between hosts; "
             "set them once for all hosts"
         )
     ((version, module_version, h1),) = pins
