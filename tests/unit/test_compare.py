@@ -398,3 +398,17 @@ def test_bad_input_has_no_traceback_from_the_command_line(tmp_path):
     a, b = pair(tmp_path, {HELLO: A}, {HELLO: A})
     (b / "summary.json").write_bytes(b"\xfe\xff")
     assert_one_line_exit_2(run_cli("compare", str(a), str(b)), "summary.json: not UTF-8 (byte 0)")
+
+
+def test_each_run_is_described_with_the_repeats_its_settings_gave():
+    adaptive = {
+        "load_tool": "siege",
+        "concurrency": 200,
+        "duration_s": 20,
+        "min_repeats": 3,
+        "max_repeats": 6,
+    }
+    run = compare.Run(Path("results/a"), {"suite": "web_bench_2011", "settings": adaptive}, {})
+    assert compare.describe(run).endswith("siege, 200 concurrent, 20 s per case, 3 to 6 repeat(s) per case")
+    old = compare.Run(Path("results/b"), {"suite": "web_bench_2011", "settings": {"repeats": 1}}, {})
+    assert compare.describe(old).endswith("1 repeat(s) per case")

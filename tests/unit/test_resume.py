@@ -399,3 +399,21 @@ def test_a_manifest_from_before_adaptive_repeats_resumes_with_its_fixed_count(la
     (path / "manifest.json").write_text(json.dumps(data))
     assert bench(lab, "--resume", str(path)) == 0
     assert FakeRunner.ran == PLANNED[2:] and manifest(path)["complete"] is True
+
+
+@pytest.mark.parametrize("duration", [None, "7"])
+def test_a_lab_b_run_resumes_with_each_scenarios_own_settings_or_the_duration_it_was_given(lab, duration):
+    """Lab B's CPU-bound scenario runs 60 s of its own: a run without --duration records the
+    suite's 20 s beside it, and resuming must not turn that into --duration 20."""
+    args = ["--suite", "fastapi_gin_2025", "--only", "gin", "--repeats", "1"]
+    args += ["--duration", duration] if duration else []
+    FakeRunner.interrupt_at = 1
+    assert bench(lab, *args, "--results", str(lab.root)) == 130
+    (path,) = lab.root.iterdir()
+    FakeRunner.interrupt_at = None
+    run = resume.open_run(str(path))
+    cpu = next(c for c in run.cases if c.scenario == "CPU-bound")
+    assert cpu.duration == (int(duration) if duration else 60) and cpu.concurrency == 8
+    assert run.opts.duration == (int(duration) if duration else None)
+    assert bench(lab, "--resume", str(path)) == 0
+    assert manifest(path)["complete"] is True

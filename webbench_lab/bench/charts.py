@@ -210,7 +210,8 @@ def grouped_chart(
             ax.set_ylim(0, top * 1.3)
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_title(title)
         return Chart(chart_id, title, _svg(fig), marks)
 

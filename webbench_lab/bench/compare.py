@@ -411,10 +411,12 @@ def _side(records: list[CaseRecord]) -> Side:
 def describe(run: Run) -> str:
     """A run in one line: its directory, suite, load tool and settings."""
     s = run.manifest["settings"]
+    low, high = s.get("min_repeats", s.get("repeats")), s.get("max_repeats", s.get("repeats"))
+    repeats = f"{low}" if low == high else f"{low} to {high}"
     return (
         f"{display(run.path)}, suite {run.manifest['suite']}, {s.get('load_tool')}, "
         f"{s.get('concurrency')} concurrent, {s.get('duration_s')} s per case, "
-        f"{s.get('repeats')} repeat(s) planned"
+        f"{repeats} repeat(s) per case"
     )
 
 

@@ -18,6 +18,7 @@ repeats (`settings.repeats` N) reads as min_repeats = max_repeats = N, which is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,12 @@ def open_run(directory: str) -> Resumable:
     settings: dict[str, Any] = _upgraded(manifest["settings"])
     manifest["settings"] = settings
     opts = _options(settings, where)
+    # A run without --duration kept each scenario's own duration (Lab B's CPU-bound 60 s): the
+    # recorded duration is then the suite's, not an option that replaced every scenario's.
+    without = dataclasses.replace(opts, duration=None)
+    with contextlib.suppress(UserError):
+        if run_settings(effective_suite(suite, without), without) == settings:
+            opts = without
     try:
         run_suite = effective_suite(suite, opts)
     except UserError as exc:
