@@ -206,6 +206,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, spoi
 
 
 def test_the_end_of_a_run_writes_report_html_and_report_renders_the_same_bytes_again(tmp_path):
+    from webbench_lab.bench.livereport import LiveReport
     from webbench_lab.bench.plan import Options, effective_suite
     from webbench_lab.bench.session import _finish
     from webbench_lab.bench.suites import load_suite
@@ -223,6 +224,7 @@ def test_the_end_of_a_run_writes_report_html_and_report_renders_the_same_bytes_a
     _finish(
         results,
         effective_suite(load_suite(str(src / "suite.yml"), "web_bench_2011"), opts),
+        LiveReport(results.path, ["true"]),
         complete=False,
         interrupted=True,
     )
@@ -300,3 +302,26 @@ def test_a_cpu_limit_the_audit_saw_is_shown_for_its_host(tmp_path):
     assert "<td>0.333 core(s)</td>" in row
     assert "<td>none</td>" in re.search(r"<tr><td>lab-generator</td>.*?</tr>", page)[0]
     assert "Server CPU limit: 0.333 core(s) here; the published lab had none." in page
+
+
+def test_a_run_renders_its_reports_again_after_each_case_in_the_background(tmp_path):
+    """The live render is `webbench-lab report` on the directory, at nice 19, one at a time: a case
+    written while one still renders starts none; the end waits for it."""
+    from webbench_lab.bench.livereport import LiveReport
+
+    path = tmp_path / "run"
+    shutil.copytree(FIXTURES / "synthetic", path)
+    (path / "report.html").unlink(missing_ok=True)
+    live = LiveReport(path)
+    live.kick()
+    assert live.child is not None
+    assert int(Path(f"/proc/{live.child.pid}/stat").read_text().rsplit(")", 1)[1].split()[16]) == 19
+    live.kick()  # still rendering: no second one
+    assert live.started == 1
+    live.wait()
+    assert live.child.returncode == 0
+    assert (path / "report.html").read_text() == rerender.render(path)["report.html"]
+    slow = LiveReport(path, ["sleep", "30"])
+    slow.kick()
+    slow.wait(timeout=0.2)  # stopped, not waited for
+    assert slow.child is not None and slow.child.returncode is not None

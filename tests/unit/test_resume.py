@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 
 from webbench_lab.bench import resume, session
+from webbench_lab.bench.livereport import LiveReport
 from webbench_lab.bench.record import CaseRecord, Figures
 from webbench_lab.bench.runner import Runner
 from webbench_lab.cli import main as cli
@@ -91,6 +92,7 @@ def lab(monkeypatch, tmp_path):
     monkeypatch.setattr(session, "_inventory_without_secrets", lambda inv: fake.inventory)
     monkeypatch.setattr(session, "Lab", FakeLab)
     monkeypatch.setattr(session, "Runner", FakeRunner)
+    monkeypatch.setattr(session, "LiveReport", lambda path: LiveReport(path, ["true"]))
     monkeypatch.setattr(session, "_audit", lambda results, lab: {"audit_error": "no lab", "versions": None})
     monkeypatch.setattr(session.collect, "git_commit", lambda: "c0ffee")
     monkeypatch.setattr(FakeRunner, "interrupt_at", None)

@@ -17,6 +17,7 @@ import io
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ class ResultsDir:
         self.written: list[str] = []  # cases this run (or resume) wrote
         self.resume_entry: dict[str, Any] | None = None
         self.resumed = False
+        self.after_case: Callable[[], None] | None = None  # called when a case.json is written
 
     @classmethod
     def resume(cls, path: Path) -> ResultsDir:
@@ -128,6 +130,8 @@ class ResultsDir:
         self.records[record.case] = record
         self.written.append(record.case)
         self.write_summary()
+        if self.after_case is not None:
+            self.after_case()
 
     def aggregates(self) -> list[Aggregate]:
         return aggregate(list(self.records.values()))

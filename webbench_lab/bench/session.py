@@ -24,6 +24,7 @@ from rich.progress import (
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.audit import collect
 from webbench_lab.bench import htmlreport, report
+from webbench_lab.bench.livereport import LiveReport
 from webbench_lab.bench.plan import Case, Options, run_settings
 from webbench_lab.bench.results import ResultsDir, default_root
 from webbench_lab.bench.runner import Runner
@@ -74,6 +75,8 @@ def _run(
             dead_runs=guard.dead_runs,
             server_cpu_limit=_server_cpu_limit(inventory),
         )
+        live = LiveReport(results.path)
+        results.after_case = live.kick
         try:
             with runner.progress:
                 _ceilings(results, runner, cases)
@@ -83,7 +86,7 @@ def _run(
         except KeyboardInterrupt:
             problems = runner.emergency_stop(run_suite.systems)
             _finish(
-                results, run_suite, complete=False, interrupted=True, cleanup_problems=problems,
+                results, run_suite, live, complete=False, interrupted=True, cleanup_problems=problems,
                 **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
@@ -98,7 +101,7 @@ def _run(
             except Exception as cleanup:  # the host may be gone: say so, keep the results
                 problems.append(str(cleanup))
             _finish(
-                results, run_suite, complete=False, error=str(exc), cleanup_problems=problems,
+                results, run_suite, live, complete=False, error=str(exc), cleanup_problems=problems,
                 **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
@@ -107,7 +110,7 @@ def _run(
             return 1
         finally:
             runner.close()
-    _finish(results, run_suite, complete=True, **audited, ended_by_guard=guard.release())
+    _finish(results, run_suite, live, complete=True, **audited, ended_by_guard=guard.release())
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
@@ -220,7 +223,11 @@ def _audit(results: ResultsDir, lab: Lab) -> dict:
     return {"audit": "audit.json", "versions": versions(audit)}
 
 
-def _finish(results: ResultsDir, suite, complete: bool, **fields) -> None:
+def _finish(results: ResultsDir, suite, live: LiveReport, complete: bool, **fields) -> None:
+    """The manifest's end, then both reports, once the last live render is done (never two
+    writers of a report at once)."""
+    results.after_case = None
+    live.wait()
     results.finish_manifest(complete, **fields)
     text = report.markdown(suite, list(results.records.values()), results.manifest)
     results.write_text(results.path / "report.md", text)
