@@ -536,20 +536,27 @@ def test_the_ceiling_is_measured_once_per_concurrency_and_a_case_near_it_is_gene
         n for n, _ in server.stopped
     ]
     runner.measure_ceilings(cases)  # measured already: not again
-    assert told == [("ceiling", 1)]
+    assert told == [("ceiling", 1)] and top["server_unlimited"] is False  # not a local lab
 
     runner.run(cases[:1])
     (record,) = runner.results.records.values()
-    assert record.ceiling_share == 1.0 and record.near_ceiling is True
-    assert record.resources is not None and record.resources.generator_bound is True
+    # The generators were not busy during the ceiling: it is a lower bound, and a case at it may
+    # or may not have been limited by the generator.
+    assert record.ceiling_share == 1.0 and record.near_ceiling is None
+    assert record.resources is not None and record.resources.generator_bound is None
     assert record.resources.generator_cpu_pct == 40.0
+    runner.ceilings["c10"]["generator_limited"] = True  # a ceiling the generator reached
+    runner.run(cases[1:])
+    second = runner.results.records[cases[1].key]
+    assert second.near_ceiling is True and second.resources is not None
+    assert second.resources.generator_bound is True
 
 
 def test_a_case_well_below_the_ceiling_keeps_its_cpu_verdict_and_without_a_ceiling_has_no_share(
     monkeypatch, tmp_path
 ):
     _, _, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
-    runner.ceilings = {"c10": {"rate": 10_000_000.0}}
+    runner.ceilings = {"c10": {"rate": 10_000_000.0, "generator_limited": False}}
     runner.run(cases[:1])
     (record,) = runner.results.records.values()
     assert record.ceiling_share is not None and record.ceiling_share < 0.01 and record.near_ceiling is False

@@ -174,9 +174,27 @@ def test_the_report_says_what_the_server_had_and_each_ceiling_next_to_the_tables
     }
     lines = report.lab_lines(manifest)
     assert lines[0].startswith("Server CPU: limited to 0.5 core(s)")
-    assert "c100 (/ping from nginx's fixed replies): 15,234 requests/s (generator CPU 97%)" in lines[1]
+    assert lines[1] == (
+        "Generator ceiling at c100 (/ping from nginx's fixed replies): 15,234 requests/s "
+        "(generator CPU 97%); a case at 80% of it or more is marked *."
+    )
     assert "not busy: the target was the limit, so this is a lower bound" in lines[2]
+    assert lines[2].endswith("a case at 80% of it or more is marked ? (unknown).")
     assert lines[3] == "Generator ceiling at c200: not measured (verification: /ping: no answer)."
     assert report.lab_lines({})[0] == "Server CPU: not limited (all of its CPUs)."
     suite = load_suite("web_bench_2011")
     assert "15,234 requests/s" in report.markdown(suite, [], manifest)
+
+
+def test_the_limit_is_lifted_for_a_block_and_set_again_even_when_it_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
+    (tmp_path / "server").mkdir()
+    quota = tmp_path / "server" / "cpu.cfs_quota_us"
+    quota.write_text("3000")
+    with pytest.raises(RuntimeError), cpulimit.lifted("server", 0.3) as lifted:
+        assert lifted is True and quota.read_text() == "-1"
+        raise RuntimeError("the ceiling failed")
+    assert quota.read_text() == "3000"
+    with cpulimit.lifted("generator", 0.3) as lifted:  # no such group: nothing to lift
+        assert lifted is False
+    assert cpulimit.set_quota("server", 0.25) is True and quota.read_text() == "2500"

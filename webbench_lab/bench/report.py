@@ -188,12 +188,17 @@ def lab_lines(manifest: dict[str, Any]) -> list[str]:
             lines.append(f"Generator ceiling at {key}: not measured ({top.get('reason') or 'no figure'}).")
             continue
         how = f"generator CPU {gen:.0f}%" if gen is not None else "generator CPU unknown"
-        if top.get("generator_limited") is False:
-            how += ", not busy: the target was the limit, so this is a lower bound"
+        if top.get("server_unlimited"):
+            how += ", the server's CPU limit lifted meanwhile"
+        share = f"{ceiling.CEILING_SHARE:.0%}"
+        if top.get("generator_limited") is True:
+            mark = f"a case at {share} of it or more is marked *"
+        else:
+            how += ", the generator not busy: the target was the limit, so this is a lower bound"
+            mark = f"a case at {share} of it or more is marked ? (unknown)"
         lines.append(
             f"Generator ceiling at {key} ({top.get('endpoint')} from nginx's fixed replies): "
-            f"{rate:,.0f} requests/s ({how}); a case at {ceiling.CEILING_SHARE:.0%} of it or more "
-            "is marked *."
+            f"{rate:,.0f} requests/s ({how}); {mark}."
         )
     return lines
 

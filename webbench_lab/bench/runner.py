@@ -10,6 +10,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +29,7 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl, as_root, read_answer, with_stdin
+from webbench_lab.locallab import cpulimit
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -277,14 +279,23 @@ class Runner:
 
     def _judge_by_ceiling(self, record: CaseRecord) -> None:
         """The case's rate against its concurrency's ceiling: near it, the case is generator-bound
-        whatever the generator's CPU said."""
+        whatever the generator's CPU said. A ceiling the generator did not reach is a lower bound:
+        a case well below it was not near the generator's limit, one near it may have been
+        (unknown, and so is generator_bound unless the CPU already says bound)."""
         top = self.ceilings.get(f"c{record.concurrency}")
         record.ceiling_share = ceiling.share(record.rate, top)
-        if record.ceiling_share is None:
+        if record.ceiling_share is None or top is None:
             return
-        record.near_ceiling = record.ceiling_share >= ceiling.CEILING_SHARE
-        if record.near_ceiling and record.resources is not None:
-            record.resources.generator_bound = True
+        if record.ceiling_share < ceiling.CEILING_SHARE:
+            record.near_ceiling = False
+        else:
+            record.near_ceiling = True if top.get("generator_limited") is True else None
+        res = record.resources
+        if res is not None and not res.generator_bound:
+            if record.near_ceiling:
+                res.generator_bound = True
+            elif record.near_ceiling is None:
+                res.generator_bound = None
 
     # -- the generator's ceiling --------------------------------------------------------------
 
@@ -297,8 +308,38 @@ class Runner:
             if target.key in self.ceilings:
                 continue
             self.progress.system(system.name, 1)
-            self.ceilings[target.key] = self._ceiling(system, target)
+            with self._server_unlimited() as unlimited:
+                found = self._ceiling(system, target)
+            self.ceilings[target.key] = {**found, "server_unlimited": unlimited}
         return self.ceilings
+
+    def _local_server(self) -> tuple[str, float] | None:
+        """A local lab server with a CPU limit: its group's name (lab-<name> in the inventory,
+        locallab/topology.py) and its cores; None for a real machine or no limit."""
+        host = self.lab.server.host
+        if not host.vars.get("lab_local") or host.cpu_limit is None:
+            return None
+        return host.name.removeprefix("lab-"), host.cpu_limit
+
+    @contextlib.contextmanager
+    def _server_unlimited(self) -> Iterator[bool]:
+        """The ceiling measures the generator: on a local lab whose server has a CPU limit, the
+        limit is lifted meanwhile (the control machine owns the cgroup), so that the cheap target
+        is not what limits; elsewhere (a real machine, not root) the server stays as it is, and
+        a ceiling the generator did not reach says so (generator_limited: false)."""
+        local = self._local_server()
+        if local is None:
+            yield False
+            return
+        with cpulimit.lifted(*local) as lifted:
+            yield lifted
+
+    def restore_cpu_limit(self) -> None:
+        """A run starts from the inventory's CPU limit (a driver that died while a ceiling was
+        measured left it lifted)."""
+        local = self._local_server()
+        if local is not None:
+            cpulimit.set_quota(*local)
 
     def _ceiling(self, system: System, target: ceiling.Target) -> dict[str, Any]:
         out_dir = self.results.new_subdir("ceiling", target.key)

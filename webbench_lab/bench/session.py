@@ -125,6 +125,7 @@ def _ceilings(results: ResultsDir, runner: Runner, cases: list[Case]) -> None:
     """The generator's ceilings (bench/ceiling.py) into the manifest before the first case; a
     resume keeps those its run measured and measures only what is missing."""
     runner.ceilings = dict(results.manifest.get("generator_ceiling") or {})
+    runner.restore_cpu_limit()
     if not cases:
         return
     results.manifest["generator_ceiling"] = runner.measure_ceilings(cases)

@@ -8,6 +8,8 @@ CPU (../shared/PITFALLS.md)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from webbench_lab.errors import UserError
@@ -53,3 +55,28 @@ def create(name: str, cores: float) -> Path:
     (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
     (group / "cpu.cfs_quota_us").write_text(str(quota_us(cores)))
     return group
+
+
+def set_quota(name: str, cores: float | None) -> bool:
+    """Set a running host's CPU time (None: no limit) where its group exists and we may write it
+    (as root); False otherwise. Only the control machine of a local lab can: the hosts see their
+    group read-only."""
+    group = LAB_GROUP / name / "cpu.cfs_quota_us"
+    try:
+        group.write_text(str(-1 if cores is None else quota_us(cores)))
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def lifted(name: str, cores: float) -> Iterator[bool]:
+    """The host without its CPU limit for the block (True when it could be lifted), then with it
+    again whatever happens; a driver that dies inside leaves it lifted, and the next run's
+    `restore` sets it back."""
+    done = set_quota(name, None)
+    try:
+        yield done
+    finally:
+        if done:
+            set_quota(name, cores)
