@@ -14,6 +14,8 @@ PYTEST_ARGS ?=
 # Control-machine packages: always, and for the local lab only.
 APT_DEPS := python3-venv openssh-client iproute2 git
 APT_DEPS_LOCAL := debootstrap apt-cacher-ng util-linux
+# For `make test` only: the report's browser test loads report.html in headless Chromium.
+APT_DEPS_TEST := chromium
 
 .PHONY: help deps deps-local venv lab down status provision audit audit-check bench bench-overhead test test-unit lint lock clean-cache
 
@@ -27,7 +29,7 @@ help:
 # Install what the control machine lacks (as root, from Debian's packages). The Go command is only
 # needed to fetch the pinned toolchain module: Debian's golang-go is enough when none is installed.
 deps:
-	@need=""; for p in $(APT_DEPS) $(if $(INVENTORY),,$(APT_DEPS_LOCAL)); do \
+	@need=""; for p in $(APT_DEPS) $(if $(INVENTORY),,$(APT_DEPS_LOCAL)) $(if $(filter test,$(MAKECMDGOALS)),$(APT_DEPS_TEST)); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || need="$$need $$p"; \
 	done; \
 	command -v go >/dev/null || need="$$need golang-go"; \

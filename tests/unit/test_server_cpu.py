@@ -198,3 +198,24 @@ def test_the_limit_is_lifted_for_a_block_and_set_again_even_when_it_fails(tmp_pa
     with cpulimit.lifted("generator", 0.3) as lifted:  # no such group: nothing to lift
         assert lifted is False
     assert cpulimit.set_quota("server", 0.25) is True and quota.read_text() == "2500"
+
+
+def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
+    (tmp_path / "server").mkdir()
+    quota = tmp_path / "server" / "cpu.cfs_quota_us"
+    quota.write_text("2500")
+    local = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
+    assert cpulimit.local_group(local) == ("server", 0.25)  # type: ignore[arg-type]
+    with cpulimit.unlimited(local) as lifted:  # type: ignore[arg-type]
+        assert lifted is True and quota.read_text() == "-1"
+    assert quota.read_text() == "2500"
+    real = SimpleNamespace(name="lab-server", vars={}, cpu_limit=0.25)
+    with cpulimit.unlimited(real) as lifted:  # type: ignore[arg-type]
+        assert lifted is False and quota.read_text() == "2500"
+    assert (
+        cpulimit.local_group(SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=None))
+        is None
+    )  # type: ignore[arg-type]

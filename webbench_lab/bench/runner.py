@@ -10,7 +10,6 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -308,36 +307,18 @@ class Runner:
             if target.key in self.ceilings:
                 continue
             self.progress.system(system.name, 1)
-            with self._server_unlimited() as unlimited:
+            # The ceiling measures the generator: on a local lab the server's CPU limit is lifted
+            # meanwhile (the control machine owns the cgroup), so that the cheap target is not
+            # what limits; on a real machine a ceiling the generator did not reach says so.
+            with cpulimit.unlimited(self.lab.server.host) as unlimited:
                 found = self._ceiling(system, target)
             self.ceilings[target.key] = {**found, "server_unlimited": unlimited}
         return self.ceilings
 
-    def _local_server(self) -> tuple[str, float] | None:
-        """A local lab server with a CPU limit: its group's name (lab-<name> in the inventory,
-        locallab/topology.py) and its cores; None for a real machine or no limit."""
-        host = self.lab.server.host
-        if not host.vars.get("lab_local") or host.cpu_limit is None:
-            return None
-        return host.name.removeprefix("lab-"), host.cpu_limit
-
-    @contextlib.contextmanager
-    def _server_unlimited(self) -> Iterator[bool]:
-        """The ceiling measures the generator: on a local lab whose server has a CPU limit, the
-        limit is lifted meanwhile (the control machine owns the cgroup), so that the cheap target
-        is not what limits; elsewhere (a real machine, not root) the server stays as it is, and
-        a ceiling the generator did not reach says so (generator_limited: false)."""
-        local = self._local_server()
-        if local is None:
-            yield False
-            return
-        with cpulimit.lifted(*local) as lifted:
-            yield lifted
-
     def restore_cpu_limit(self) -> None:
-        """A run starts from the inventory's CPU limit (a driver that died while a ceiling was
-        measured left it lifted)."""
-        local = self._local_server()
+        """A run starts from the inventory's CPU limit (a driver that died while a ceiling or a
+        build ran unlimited left it lifted)."""
+        local = cpulimit.local_group(self.lab.server.host)
         if local is not None:
             cpulimit.set_quota(*local)
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webbench_lab.errors import UserError
+
+if TYPE_CHECKING:
+    from webbench_lab.hosts.inventory import LabHost
 
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
 LAB_GROUP = CPU_ROOT / "webbench-lab"
@@ -80,3 +84,23 @@ def lifted(name: str, cores: float) -> Iterator[bool]:
     finally:
         if done:
             set_quota(name, cores)
+
+
+def local_group(host: LabHost) -> tuple[str, float] | None:
+    """A local lab host with a CPU limit: its group's name (its inventory name is lab-<name>,
+    locallab/topology.py) and its cores; None for a real machine or a host without a limit."""
+    if not host.vars.get("lab_local") or host.cpu_limit is None:
+        return None
+    return host.name.removeprefix("lab-"), host.cpu_limit
+
+
+@contextlib.contextmanager
+def unlimited(host: LabHost) -> Iterator[bool]:
+    """`host` without its CPU limit for the block where it is a local lab host with one (True
+    then), as it is otherwise: what is not measured (a ceiling, a Go build) need not be slowed."""
+    local = local_group(host)
+    if local is None:
+        yield False
+        return
+    with lifted(*local) as done:
+        yield done

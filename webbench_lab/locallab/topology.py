@@ -25,7 +25,7 @@ DEFAULT_MGMT_NET = "198.18.0.0/24"
 DEFAULT_BENCH_NET = "198.19.0.0/30"
 # The server's CPU time in cores unless `lab up --server-cpu` says otherwise: below what the
 # generator's load tools can drive, so that the server is the limit (README, "The server's CPU").
-DEFAULT_SERVER_CPU = 0.5
+DEFAULT_SERVER_CPU = 0.25
 # Not 3142: where Debian enables apt-cacher-ng as a service, that port is taken on every address.
 APT_PROXY_PORT = 3149
 
