@@ -325,3 +325,21 @@ def test_a_run_renders_its_reports_again_after_each_case_in_the_background(tmp_p
     slow.kick()
     slow.wait(timeout=0.2)  # stopped, not waited for
     assert slow.child is not None and slow.child.returncode is not None
+
+
+def test_a_page_that_cannot_be_drawn_costs_the_run_nothing_but_the_page(tmp_path, monkeypatch, capsys):
+    from webbench_lab.bench import session
+    from webbench_lab.bench.livereport import LiveReport
+    from webbench_lab.bench.suites import load_suite
+
+    results = ResultsDir(tmp_path, "web_bench_2011")
+
+    def broken(*_args):
+        raise ModuleNotFoundError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(session.htmlreport, "page", broken)
+    session._finish(results, load_suite("web_bench_2011"), LiveReport(results.path, ["true"]), complete=True)
+    assert (results.path / "report.md").is_file() and not (results.path / "report.html").exists()
+    assert json.loads((results.path / "manifest.json").read_text())["complete"] is True
+    err = capsys.readouterr().err
+    assert "report.html not written (ModuleNotFoundError: No module named 'matplotlib')" in err

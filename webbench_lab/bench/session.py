@@ -232,7 +232,15 @@ def _finish(results: ResultsDir, suite, live: LiveReport, complete: bool, **fiel
     results.finish_manifest(complete, **fields)
     text = report.markdown(suite, list(results.records.values()), results.manifest)
     results.write_text(results.path / "report.md", text)
-    page = htmlreport.page(results.path, suite, list(results.records.values()), results.manifest)
+    try:
+        page = htmlreport.page(results.path, suite, list(results.records.values()), results.manifest)
+    except Exception as exc:  # the figures are kept whatever the page's charts need
+        console.print(
+            f"webbench-lab: report.html not written ({type(exc).__name__}: {exc}); the results and "
+            f"report.md are complete; `webbench-lab report {results.path}` writes it once that is fixed",
+            markup=False,
+        )
+        return
     results.write_text(results.path / "report.html", page)
 
 
