@@ -219,15 +219,10 @@ class Runner:
             record.status = "failed"
             record.reason = f"{suite.load_tool} hung on every attempt ({len(attempts)}): {last.reason}"
         else:
-            parsed, errors = [], []
-            for host, path, text in last.outputs:
-                try:
-                    parsed.append(loadtools.get(suite.load_tool).parse(text))
-                except loadtools.ParseError as exc:
-                    errors.append(f"{host}: {exc} (raw output: {path.name})")
-            if errors or not parsed:
+            parsed, error = self._parse(last.outputs)
+            if error:
                 record.status = "failed"
-                record.reason = "; ".join(errors) or "no load output"
+                record.reason = error
             else:
                 record.figures = Figures.from_result(loadtools.combine(parsed))
                 record.processes = [p.as_dict() for p in parsed]
@@ -275,6 +270,17 @@ class Runner:
             server_cpu_pct=resources.server_cpu_pct,
         )
         return Attempt(number, load.outputs, resources, bool(hung), load.interrupted, reason, record)
+
+    def _parse(self, outputs: list[tuple[str, Path, str]]) -> tuple[list[loadtools.LoadResult], str]:
+        """Every process's figures, and why there are none ('' when every output parsed)."""
+        tool = loadtools.get(self.suite.load_tool)
+        parsed, errors = [], []
+        for host, path, text in outputs:
+            try:
+                parsed.append(tool.parse(text))
+            except loadtools.ParseError as exc:
+                errors.append(f"{host}: {exc} (raw output: {path.name})")
+        return parsed, "; ".join(errors) or ("" if parsed else "no load output")
 
     def _judge_by_ceiling(self, record: CaseRecord) -> None:
         """The case's rate against its concurrency's ceiling: near it, the case is generator-bound
@@ -330,15 +336,13 @@ class Runner:
         reason, log_files = self._start_and_verify(system, 1)
         try:
             if reason:
-                return {**ceiling.summary(target, None, Resources.from_samples({})), "reason": reason}
+                return ceiling.summary(target, None, Resources.from_samples({}), reason)
             idle = self._idle_check(system)
             attempt = self._attempt(system, target.case(), 1, out_dir)
-            tool = loadtools.get(self.suite.load_tool)
-            try:
-                parsed = [tool.parse(text) for _, _, text in attempt.outputs]
-            except loadtools.ParseError as exc:
-                return ceiling.summary(target, None, attempt.resources, f"{self.suite.load_tool}: {exc}")
-            figures = Figures.from_result(loadtools.combine(parsed)) if parsed else None
+            parsed, error = self._parse(attempt.outputs)
+            if error:
+                return ceiling.summary(target, None, attempt.resources, error)
+            figures = Figures.from_result(loadtools.combine(parsed))
             found = ceiling.summary(target, figures, attempt.resources, attempt.reason)
             return {**found, "idle": idle, "dir": str(out_dir.relative_to(self.results.path))}
         finally:
