@@ -149,3 +149,35 @@ def test_leftovers_of_a_run_whose_guard_died_are_ended_by_the_next_run(env):
     assert names(env) == []
     nxt.proc.stdin.close()
     nxt.last()
+
+
+def test_a_process_that_loses_its_marker_is_still_the_runs_and_ends_with_it(env):
+    """nginx writes its process title over its environment: `env -i` is the same loss, from exec."""
+    guard = Guard(env, "run-a")
+    spec = {"name": "ceiling", "ports": [], "wait": 5, "processes": [{"argv": ["env", "-i", *SLEEPER]}]}
+    assert agent(env, "start", payload=spec, run_id="run-a")["ok"]
+    (pid,) = agent(env, "status", "ceiling")["systems"]["ceiling"]["processes"]
+    assert b"WBLTEST" not in Path(f"/proc/{pid}/environ").read_bytes()
+    assert names(env) == [("ceiling", "run-a")]
+    guard.proc.stdin.close()
+    last = guard.last()
+    assert [p["name"] for p in last["ended"]] == ["ceiling"]
+    assert names(env) == []
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+
+
+def test_a_pid_file_left_by_a_crash_never_names_another_process(env):
+    """After a reboot the pid can be anyone's session: its start time and the boot id say it is not ours."""
+    other = subprocess.Popen(SLEEPER, start_new_session=True)
+    try:
+        run_dir = Path(env["WEBBENCH_RUN_ROOT"]) / "go-http"
+        run_dir.mkdir(parents=True)
+        (run_dir / "supervisor.pid").write_text(f"{other.pid}\n")
+        (run_dir / "run-id").write_text("run-old")
+        for recorded in ("another-boot 12345", ""):
+            (run_dir / "supervisor.id").write_text(recorded)
+            assert names(env) == []
+            assert agent(env, "status", "go-http")["systems"]["go-http"]["processes"] == []
+    finally:
+        other.kill()
+        other.wait()

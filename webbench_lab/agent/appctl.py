@@ -206,20 +206,85 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _marked(name: str) -> list[int]:
-    """Every process whose environment carries WEBBENCH_APP=<name>."""
-    needle = f"{MARKER}={name}".encode()
-    found = []
+def _proc_table() -> dict[int, tuple[int, list[bytes]]]:
+    """Every live process here (this one excepted): pid -> (its session id, its environment)."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             env = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
+        except (OSError, IndexError):
             continue
-        if needle in env and _alive(int(entry.name)):
-            found.append(int(entry.name))
-    return sorted(found)
+        if fields[0] not in ("Z", "X"):
+            table[int(entry.name)] = (int(fields[3]), env)
+    return table
+
+
+def _supervisors() -> dict[int, str]:
+    """The session of each system a supervisor started: its pid (the session's id) -> the name.
+
+    A process can lose its marker: nginx writes its process title over its environment. It keeps
+    the session of the supervisor that started it (only a daemon leaves it, and spawn-fcgi's
+    children keep the marker), so that session's members are the system's, marker or not."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for pid_file in RUN_ROOT.glob("*/supervisor.pid"):
+            pid = _supervisor(pid_file.parent.name)
+            if pid is not None:
+                found[pid] = pid_file.parent.name
+    return found
+
+
+def _supervisor(name: str) -> int | None:
+    """The pid of system `name`'s supervisor (its session's and group's id), when its pid file
+    names it: the same process (boot and start time), or one that has exited in this boot."""
+    run_dir = _run_dir(name)
+    try:
+        pid = int(_pid_file(name).read_text())
+        recorded = (run_dir / "supervisor.id").read_text()
+    except (OSError, ValueError):
+        return None
+    now = _identity(pid)
+    return pid if now == recorded or (now is None and recorded.split(" ")[0] == _boot_id()) else None
+
+
+def _identity(pid: int) -> str | None:
+    """Who `pid` is: this boot and its start time, so that a pid file left by a crash never
+    names another process (None when it has exited: a session id is not reused while any
+    process is still in that session)."""
+    try:
+        started = (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return f"{_boot_id()} {started}"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _members(table: dict[int, tuple[int, list[bytes]]]) -> dict[int, str]:
+    """Each process of the lab here -> the system it belongs to (its marker, else its session)."""
+    marker = f"{MARKER}=".encode()
+    sessions = _supervisors()
+    found = {}
+    for pid, (sid, env) in table.items():
+        name = next((e[len(marker) :] for e in env if e.startswith(marker)), None)
+        if name is not None:
+            found[pid] = name.decode(errors="replace")
+        elif sid in sessions and pid != sid:  # the supervisor itself ends with its processes
+            found[pid] = sessions[sid]
+    return found
+
+
+def _marked(name: str) -> list[int]:
+    """Every process of system `name`: its marker WEBBENCH_APP=<name>, or its supervisor's session."""
+    return sorted(pid for pid, owner in _members(_proc_table()).items() if owner == name)
 
 
 def listening_ports() -> set[int]:
@@ -330,8 +395,9 @@ def start(spec: LaunchSpec) -> StartAnswer:
     name = spec["name"]
     run_dir = _run_dir(name)
     pid_file = _pid_file(name)
-    if pid_file.is_file() and _alive(int(pid_file.read_text())):
-        return {"ok": False, "error": f"{name} is already running (pid {pid_file.read_text().strip()})"}
+    supervisor = _supervisor(name)
+    if supervisor is not None and _alive(supervisor):
+        return {"ok": False, "error": f"{name} is already running (pid {supervisor})"}
     busy = sorted(set(spec["ports"]) & listening_ports())
     if busy:
         owner = _port_owner(busy[0])
@@ -353,6 +419,7 @@ def start(spec: LaunchSpec) -> StartAnswer:
     with open(log, "ab") as fh:
         fh.write(f"\nappctl: start {name} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
 
+    (run_dir / "run-id").write_text(_run_env().get(RUN_MARKER, ""))  # for processes that lose the marker
     pid = os.fork()
     if pid == 0:  # the supervisor
         try:
@@ -363,6 +430,7 @@ def start(spec: LaunchSpec) -> StartAnswer:
             _supervise(spec, log)
         finally:
             os._exit(0)
+    (run_dir / "supervisor.id").write_text(_identity(pid) or "")
     pid_file.write_text(f"{pid}\n")
     (run_dir / "ports.json").write_text(json.dumps(spec["ports"]))
     (run_dir / "meta.json").write_text(json.dumps(spec.get("meta", {})))
@@ -397,12 +465,7 @@ def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> StopA
     pid_file = _pid_file(name)
     ports_file = _run_dir(name) / "ports.json"
     ports = sorted(set(ports or []) | set(json.loads(ports_file.read_text()) if ports_file.is_file() else []))
-    pgid = None
-    if pid_file.is_file():
-        try:
-            pgid = int(pid_file.read_text())
-        except ValueError:
-            pgid = None
+    pgid = _supervisor(name)
 
     def signal_all(sig: int) -> list[int]:
         if pgid is not None:
@@ -443,8 +506,7 @@ def stop(name: str, ports: list[int] | None = None, grace: float = 5.0) -> StopA
 def status(names: list[str]) -> StatusAnswer:
     out: dict[str, SystemStatus] = {}
     for name in names:
-        pid_file = _pid_file(name)
-        pid = int(pid_file.read_text()) if pid_file.is_file() else None
+        pid = _supervisor(name)
         running = bool(pid and _alive(pid))
         meta_file = _run_dir(name) / "meta.json"
         meta = json.loads(meta_file.read_text()) if running and meta_file.is_file() else {}
@@ -458,23 +520,31 @@ def status(names: list[str]) -> StatusAnswer:
 
 
 def lab_processes() -> list[LabProcess]:
-    """Every live process of the lab on this host (it carries the marker), with its run id."""
-    marker, run_marker = f"{MARKER}=".encode(), f"{RUN_MARKER}=".encode()
+    """Every live process of the lab on this host, with its run id: those carrying the marker, and
+    those that lost it but stay in their supervisor's session (the run id the system was started
+    with is in its run directory)."""
+    run_marker = f"{RUN_MARKER}=".encode()
+    table = _proc_table()
     found: list[LabProcess] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
+    for pid, name in _members(table).items():
+        env = table[pid][1]
+        run = next((e[len(run_marker) :] for e in env if e.startswith(run_marker)), None)
+        if run is None:
+            run = _read_run_id(name).encode()
         try:
-            env = (entry / "environ").read_bytes().split(b"\0")
-            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            args = (Path(f"/proc/{pid}") / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        name = next((e[len(marker) :] for e in env if e.startswith(marker)), None)
-        if name is None or not _alive(int(entry.name)):
-            continue
-        run = next((e[len(run_marker) :] for e in env if e.startswith(run_marker)), b"")
-        found.append({"pid": int(entry.name), "name": name.decode(), "run": run.decode(), "args": args[:200]})
+        text = args.decode(errors="replace").strip()[:200]
+        found.append({"pid": pid, "name": name, "run": run.decode(), "args": text})
     return sorted(found, key=lambda p: p["pid"])
+
+
+def _read_run_id(name: str) -> str:
+    try:
+        return (_run_dir(name) / "run-id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def end_processes(procs: list[LabProcess], grace: float = 5.0) -> list[LabProcess]:

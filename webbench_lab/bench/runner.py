@@ -309,9 +309,6 @@ class Runner:
         cases use (bench/ceiling.py), each in ceiling/<c...>/ with its raw outputs and samples. A
         ceiling that cannot be measured is recorded with its reason; the cases then run without."""
         system = get_system(ceiling.SYSTEM)
-        # nginx rewrites its environment (its process title), so the run's marker is lost and a
-        # dead run's guard cannot find its ceiling; the ceiling is bench's alone: end a leftover.
-        self._stop(system)
         for target in ceiling.targets(self.suite, cases, system):
             if target.key in self.ceilings:
                 continue
