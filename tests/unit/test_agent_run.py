@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 AGENT = Path(__file__).resolve().parents[2] / "webbench_lab" / "agent" / "appctl.py"
 
@@ -149,3 +152,29 @@ def test_status_says_what_level_a_running_system_was_started_at(tmp_path):
         assert agent("stop", "sys")["ok"]
     stopped = agent("status", "sys")["systems"]["sys"]
     assert stopped == {"running": False, "pid": None, "processes": [], "meta": {}}
+
+
+def test_the_sampler_counts_its_hosts_own_work_not_other_tenants_on_the_same_cpu(tmp_path):
+    """A host in its own PID namespace (as a local lab's is) shares a CPU with a busy process it
+    cannot see: the CPU's total says busy, the host's own figure says idle."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    os.sched_setaffinity(spin.pid, {cpu})
+    out = tmp_path / "samples.jsonl"
+    try:
+        host = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        argv = [*host, "taskset", "-c", str(cpu), sys.executable, str(AGENT), "sampler", "nothing", str(out)]
+        sampler = subprocess.Popen(argv)
+        time.sleep(3.6)
+        sampler.kill()  # unshare: --kill-child ends the sampler (PID 1 there ignores TERM)
+        sampler.wait(timeout=10)
+    finally:
+        spin.kill()
+        spin.wait()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 2
+    for row in rows:
+        assert row["cpus"] == 1 and row["host_cpu_pct"] > 80, row  # the spinner, on the same CPU
+        assert row["own_cpu_pct"] < 20, row  # the sampler alone: the spinner is not this host's

@@ -132,3 +132,16 @@ def test_tables_show_an_unknown_bound_as_a_question_mark():
     (_, _, body), *_ = report.tables(load_suite("web_bench_2011"), [row])
     assert body[0][1] == "50 ±? ?"  # one repeat: its interval is unknown too
     assert "? generator-bound unknown" in report.FOOTNOTE
+
+
+def test_a_hosts_own_load_counts_not_the_cpus_total_and_older_samples_still_read():
+    """On a local lab other tenants fill the CPU time the lab leaves idle (own_cpu_pct excludes them)."""
+    crowded = [{"host_cpu_pct": 94.0, "own_cpu_pct": 12.0, "proc_cpu_pct": 11.0, "rss_kb": 1, "cpus": 1}]
+    server = [{"host_cpu_pct": 90.0, "own_cpu_pct": 25.0, "proc_cpu_pct": 23.0, "rss_kb": 1, "cpus": 1}]
+    res = Resources.from_samples(
+        {"server": server * 20, "generator:g": crowded * 20}, 20, ["server", "generator:g"]
+    )
+    assert res.generator_cpu_pct == 12.0 and res.generator_bound is False
+    assert res.server_cpu_pct == 25.0 and res.server_cpu_s == 5.0 and res.server_app_cpu_s == 4.6
+    old = Resources.from_samples({"generator:g": [{"host_cpu_pct": 94.0}]})
+    assert old.generator_cpu_pct == 94.0 and old.generator_bound is True

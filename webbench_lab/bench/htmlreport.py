@@ -17,7 +17,7 @@ from typing import Any
 from webbench_lab.apps.systems import all_systems
 from webbench_lab.bench import charts, report
 from webbench_lab.bench.charts import Bar, Chart, Line
-from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate
+from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate, host_load
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import UserError
 from webbench_lab.templating import render_html
@@ -265,10 +265,10 @@ def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str
                 xs = [s["t"] - t0 for s in samples]
                 label = f"r{r.repeat}"
                 if roles.get(host) == "server":
-                    panels["server CPU %"].append((label, xs, [s["host_cpu_pct"] for s in samples]))
+                    panels["server CPU %"].append((label, xs, [host_load(s) for s in samples]))
                     panels["server RSS MB"].append((label, xs, [s["rss_kb"] / 1024 for s in samples]))
                 else:
-                    panels["generator CPU %"].append((label, xs, [s["host_cpu_pct"] for s in samples]))
+                    panels["generator CPU %"].append((label, xs, [host_load(s) for s in samples]))
         if any(panels.values()):
             out.append(charts.timeseries_chart(f"samples-{case}", case, panels))
     return out

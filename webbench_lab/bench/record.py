@@ -75,6 +75,14 @@ class Figures:
         )
 
 
+def host_load(sample: dict[str, Any]) -> float:
+    """A host's CPU% in one sample: its own work (own_cpu_pct: its processes and its CPUs'
+    interrupts), not what other tenants ran on the same CPUs; samplers older than own_cpu_pct
+    recorded only the CPUs' total (host_cpu_pct)."""
+    own = sample.get("own_cpu_pct")
+    return float(own if own is not None else sample["host_cpu_pct"])
+
+
 @dataclass
 class Resources:
     """Both hosts during the measurement, from the once-a-second samples. A host that gave fewer
@@ -89,8 +97,8 @@ class Resources:
     generator_bound: bool | None
     samples: dict[str, int]
     samples_missing: bool | None = None  # None: not checked (no expectation given)
-    # CPU seconds the server used during the measurement: all of its CPUs (host_cpu_pct x cpus of
-    # each sample), and the system's own processes (proc_cpu_pct); mean x seconds.
+    # CPU seconds the server used during the measurement: the host's own work on its CPUs
+    # (host_load x cpus of each sample), and the system's own processes (proc_cpu_pct); mean x seconds.
     server_cpu_s: float | None = None
     server_app_cpu_s: float | None = None
     # The same per successful request, in microseconds (add_cost): comparable across machines where
@@ -109,7 +117,7 @@ class Resources:
         """`hosts`: the samplers that should have run ("server", "generator:<name>"), each for
         `seconds`."""
         server = samples.get("server", [])
-        gen_cpu = [s["host_cpu_pct"] for k, v in samples.items() if k.startswith("generator") for s in v]
+        gen_cpu = [host_load(s) for k, v in samples.items() if k.startswith("generator") for s in v]
         rss = [s["rss_kb"] for s in server]
         gen_mean = _mean(gen_cpu)
         missing = None
@@ -118,11 +126,11 @@ class Resources:
         bound = None if gen_mean is None or missing else gen_mean >= GENERATOR_BOUND_PCT
         cpu_s = app_s = None
         if server and seconds is not None and not missing:
-            host = [s["host_cpu_pct"] * s.get("cpus", 1) / 100.0 for s in server]
+            host = [host_load(s) * s.get("cpus", 1) / 100.0 for s in server]
             cpu_s = round(sum(host) / len(host) * seconds, 3)
             app_s = round(sum(s["proc_cpu_pct"] for s in server) / len(server) / 100.0 * seconds, 3)
         return cls(
-            server_cpu_pct=_mean([s["host_cpu_pct"] for s in server]),
+            server_cpu_pct=_mean([host_load(s) for s in server]),
             server_app_cpu_pct=_mean([s["proc_cpu_pct"] for s in server]),
             server_rss_mb=round(max(rss) / 1024, 1) if rss else None,
             server_rss_mean_mb=round(sum(rss) / len(rss) / 1024, 1) if rss else None,
