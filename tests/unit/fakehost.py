@@ -95,6 +95,7 @@ class FakeHost(HostControl):
         self.running: dict[str, dict[str, Any]] = {}
         self.quiet_answer: dict[str, Any] | None = None  # what `quiet` says (default: idle at once)
         self.started: list[dict[str, Any]] = []
+        self.started_runs: list[tuple[str, str]] = []  # (name, the run id its start carried)
         self.stopped: list[tuple[str, list[int]]] = []
         self.probed: list[list[str]] = []
         self.loads: list[dict[str, Any]] = []
@@ -187,7 +188,7 @@ class FakeHost(HostControl):
             return {"ok": True, "systems": systems, "listening": []}
         if verb == "processes":
             running = [
-                {"pid": spec["pid"], "name": name, "run": self.run_id, "args": "..."}
+                {"pid": spec["pid"], "name": name, "run": spec.get("run", self.run_id), "args": "..."}
                 for name, spec in self.running.items()
             ]
             return {"ok": True, "processes": [*running, *self.lab_processes], "lease": self.lease}
@@ -217,6 +218,7 @@ class FakeHost(HostControl):
     def _start(self, spec: dict[str, Any]) -> dict[str, Any]:
         name = spec["name"]
         self.started.append(spec)
+        self.started_runs.append((name, self.run_id))
         if name in self.start_answers:
             answer = self.start_answers[name]
             if answer.get("ok"):
@@ -225,7 +227,7 @@ class FakeHost(HostControl):
         if name in self.running:
             return {"ok": False, "error": f"{name} is already running (pid {self.running[name]['pid']})"}
         pid = next(self._pids)
-        self.running[name] = {**spec, "pid": pid}
+        self.running[name] = {**spec, "pid": pid, "run": self.run_id}
         argv = spec["processes"][0]["argv"]
         if argv[-3] == "sampler":  # [env, WEBBENCH_RUN_ROOT=..., python3, appctl, sampler, target, out]
             self.files[argv[-1]] = "".join(json.dumps(s) + "\n" for s in self.samples.get(argv[-2], []))

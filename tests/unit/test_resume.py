@@ -23,8 +23,15 @@ RAW = "gen1-siege-1.attempt-1.out"
 
 
 class FakeLab:
-    def __init__(self, inventory) -> None:
+    """A lab that starts no service (test_bench_services.py runs the real one)."""
+
+    def __init__(self, inventory, keep_services: bool = False) -> None:
         self.inventory = inventory
+        self.keep_services = keep_services
+        self.started_services: list[str] = []
+
+    def stop_started_services(self) -> tuple[list[str], list[str]]:
+        return [], []
 
     def __enter__(self):
         return self

@@ -74,6 +74,13 @@ def build_command(src: str, out: str, cache: str) -> str:
     return f"cd {src} && env {env} go build -trimpath -o {out} . 2>&1"
 
 
+def jail_entries(jailed: list[str]) -> list[str]:
+    """What `app build` installs in the jail, relative to it: each jailed system's folder and
+    binary. The one rule: provisioning keeps these and removes anything else, and the audit counts
+    them as runtime state, not as the jail's setup."""
+    return sorted(p for name in jailed for p in (name, f"{name}/{name}"))
+
+
 def install_in_jail(hc: HostControl, name: str, binary: str) -> None:
     """The jail holds the static binary and nothing else: root-owned, no shell, nothing writable."""
     jail = f"{hc.vars['chroot_jail_dir']}/{name}"

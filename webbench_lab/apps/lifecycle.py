@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webbench_lab.agent.appctl import ProcessesAnswer, RunLease, StopAnswer, SystemStatus
@@ -28,8 +30,11 @@ class Running:
 class Lab:
     """Connections to the server and the backend host for the lifetime of a command."""
 
-    def __init__(self, inventory: LabInventory) -> None:
+    def __init__(self, inventory: LabInventory, keep_services: bool = False) -> None:
         self.inventory = inventory
+        # bench --keep-services: the services started here outlive the run (see _ensure).
+        self.keep_services = keep_services
+        self.started_services: list[str] = []  # those this Lab started, in order
         self.server = HostControl(inventory.group("server")[0])
         self.generator = HostControl(inventory.group("generator")[0])
         backend_host = services.backend_host(inventory)
@@ -80,8 +85,8 @@ class Lab:
             built = self.build(system)
             if not built.ok:
                 raise UserError(f"system {system.name}: not buildable: {built.reason}")
-        services.ensure_redis(self.server)
-        services.ensure_backend(self.backend)
+        self._ensure(services.REDIS, self.server, services.ensure_redis)
+        self._ensure(services.BACKEND, self.backend, services.ensure_backend)
         env = {
             "WEBBENCH_API": services.api_url(self.inventory),
             "WEBBENCH_REDIS_HOST": "127.0.0.1",
@@ -108,8 +113,34 @@ class Lab:
             raise LabFailure(f"system {system.name}: {answer.get('error')}")
         return answer
 
+    def _ensure(self, name: str, hc: HostControl, ensure: Callable[[HostControl], bool]) -> None:
+        """A service started unless it runs, and remembered when this Lab started it. A service to
+        keep is started without the run's id: the run's guard would end it, and the next run's
+        would end it as a leftover of a dead run."""
+        with hc.outside_run() if self.keep_services else contextlib.nullcontext():
+            if ensure(hc):
+                self.started_services.append(name)
+
     def stop_services(self) -> None:
         services.stop_services(self.server, self.backend)
+
+    def stop_started_services(self) -> tuple[list[str], list[str]]:
+        """Stop the services this Lab started (not those it found running: they are left as they
+        were), each once: those stopped, and one line per service that did not stop."""
+        stopped, problems = [], []
+        while self.started_services:
+            name = self.started_services.pop(0)
+            hc = self.server if name == services.REDIS else self.backend
+            try:
+                answer = services.stop_service(hc, name)
+            except LabFailure as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            if answer.get("ok"):
+                stopped.append(name)
+            else:
+                problems.append(f"{name}: {answer.get('error', 'not stopped')}")
+        return stopped, problems
 
     def holder(self) -> RunLease | None:
         """The benchmark run that holds the lab now (its guard lives on the server), if any."""

@@ -4,7 +4,7 @@ Both run as the unprivileged app user under the appctl agent, like the systems t
 
 from __future__ import annotations
 
-from webbench_lab.agent.appctl import LaunchSpec, StartAnswer
+from webbench_lab.agent.appctl import LaunchSpec, StartAnswer, StopAnswer
 from webbench_lab.apps.builds import build_go
 from webbench_lab.apps.models import run_as
 from webbench_lab.defaults import host_vars
@@ -31,10 +31,11 @@ def api_url(inventory: LabInventory) -> str:
     return f"http://{host.bench_address}:{host_vars(host.vars)['backend_port']}"
 
 
-def ensure_redis(server: HostControl) -> None:
+def ensure_redis(server: HostControl) -> bool:
+    """Start and seed Redis unless it runs; whether this call started it."""
     v = server.vars
     if server.status(REDIS)["systems"][REDIS]["running"]:
-        return
+        return False
     run_dir = v["redis_run_dir"]
     spec: LaunchSpec = {
         "name": REDIS,
@@ -49,12 +50,14 @@ def ensure_redis(server: HostControl) -> None:
     _started(server, server.start(spec))
     seeds = "".join(f"SET cache:{i} {seed_value(i)}\n" for i in range(1, v["redis_seed_count"] + 1))
     server.sh(f"redis-cli -p {v['redis_port']} > /dev/null", stdin=seeds)
+    return True
 
 
-def ensure_backend(hc: HostControl) -> None:
+def ensure_backend(hc: HostControl) -> bool:
+    """Start the upstream API (built first if needed) unless it runs; whether this call started it."""
     v = hc.vars
     if hc.status(BACKEND)["systems"][BACKEND]["running"]:
-        return
+        return False
     built = build_go(hc, BACKEND)
     if not built.ok:
         raise LabFailure(f"host {hc.host.name}: the upstream API does not build: {built.reason}")
@@ -81,6 +84,7 @@ def ensure_backend(hc: HostControl) -> None:
         "wait": v["apps_start_timeout"],
     }
     _started(hc, hc.start(spec))
+    return True
 
 
 def _started(hc: HostControl, answer: StartAnswer) -> None:
@@ -89,6 +93,12 @@ def _started(hc: HostControl, answer: StartAnswer) -> None:
         raise LabFailure(f"host {hc.host.name}: {answer.get('error')}{' (' + tail + ')' if tail else ''}")
 
 
+def stop_service(hc: HostControl, name: str) -> StopAnswer:
+    """Stop Redis or the upstream API on its host, and confirm its port free."""
+    port = hc.vars["redis_port"] if name == REDIS else hc.vars["backend_port"]
+    return hc.stop(name, [port])
+
+
 def stop_services(server: HostControl, backend: HostControl) -> None:
-    server.stop(REDIS, [server.vars["redis_port"]])
-    backend.stop(BACKEND, [backend.vars["backend_port"]])
+    stop_service(server, REDIS)
+    stop_service(backend, BACKEND)

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from webbench_lab.agent.auditor import AuditSpec
+from webbench_lab.apps.builds import jail_entries
 from webbench_lab.apps.models import run_as
+from webbench_lab.apps.services import BACKEND
+from webbench_lab.apps.systems import all_systems
+from webbench_lab.audit import runtime
 from webbench_lab.audit.report import render_markdown
 from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
@@ -34,7 +38,7 @@ SYSCTLS = [
     "net.ipv4.tcp_tw_reuse",
     "fs.file-max",
 ]
-SCHEMA = 1
+SCHEMA = 2  # 2: each host audit holds its runtime_rule
 
 
 def default_root() -> Path:
@@ -70,6 +74,16 @@ def host_spec(host: LabHost) -> AuditSpec:
     }
 
 
+def runtime_rule(host: LabHost) -> dict[str, list[str]]:
+    """Which of the host's binaries provisioning installs (k6 and its link, the upstream API: the
+    build root's others are `app build`'s), and what `app build` installs in the jail (the rule
+    provisioning keeps them by): what audit/runtime.py splits the host's audit by."""
+    v = host_vars(host.vars)
+    provisioned = {v["loadgen_k6_path"], v["loadgen_k6_link"], f"{v['apps_build_root']}/{BACKEND}/{BACKEND}"}
+    jailed = sorted(name for name, system in all_systems().items() if system.chroot)
+    return {"provisioned_binaries": sorted(provisioned), "built_jail_entries": jail_entries(jailed)}
+
+
 def collector_command(spec: AuditSpec) -> str:
     """python3 running the collector from its base64 text: nothing is copied to the host."""
     code = base64.b64encode(COLLECTOR.read_bytes()).decode()
@@ -93,6 +107,7 @@ def collect_host(hc: HostControl) -> dict[str, Any]:
         "bench_address": host.bench_address,
         "cpus": host.cpus,
         **data,
+        runtime.RULE: runtime_rule(host),
     }
 
 
@@ -130,25 +145,6 @@ def store(audit: dict[str, Any], root: Path, inventory: LabInventory) -> Path:
     directory = new_dir(root, inventory.name)
     write(audit, directory)
     return directory
-
-
-def last_stored(inventory: LabInventory, roots: list[Path]) -> tuple[Path, dict[str, Any]] | None:
-    """The newest audit of these same hosts in any of `roots` (audits/, and results/ of bench runs)."""
-    best: tuple[str, Path, dict[str, Any]] | None = None
-    for root in roots:
-        for path in root.glob("*/audit.json"):
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if sorted(data.get("hosts") or {}) != sorted(inventory.hosts):
-                continue
-            if any(data["hosts"][h.name].get("address") != h.address for h in inventory.hosts.values()):
-                continue
-            stamp = str(data.get("collected_at", ""))
-            if best is None or stamp > best[0]:
-                best = (stamp, path, data)
-    return (best[1], best[2]) if best else None
 
 
 def git_commit() -> str:

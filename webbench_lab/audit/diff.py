@@ -1,8 +1,9 @@
-"""Drift between two lab audits: what changed on the hosts since a baseline (the last audit, or the
-lab the other provisioning engine built), one Drift per differing leaf.
+"""Drift between two lab audits: what changed on the hosts' setup since a baseline (the last audit
+of the same machines, or the lab the other provisioning engine built), one Drift per differing leaf.
+Runtime state (audit/runtime.py: built binaries, listening ports) is not compared.
 
 An audit (see agent/auditor.py) is {"hosts": {hostname: host audit}, ...}. Lists with a natural key
-are compared entry by entry (the jail by path, users by name, ports by address, port and proto),
+are compared entry by entry (the jail by path, users by name),
 pip freeze and group lists as sets of lines, everything else value by value. Values are compared
 whole; only what a Drift shows is shortened.
 """
@@ -14,6 +15,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from webbench_lab.audit import runtime
 
 # Keys that differ between two audits of the same lab, ignored when audits are compared.
 VOLATILE: dict[str, frozenset[str]] = {
@@ -29,7 +32,6 @@ VOLATILE: dict[str, frozenset[str]] = {
 KEYED_LISTS: dict[str, tuple[str, ...]] = {
     "jail": ("path",),
     "users": ("name",),
-    "ports": ("address", "port", "proto"),
 }
 # List-valued sections whose order means nothing: compared as sets of lines.
 SET_LISTS = frozenset({"python.freeze", "groups_of_app_user"})
@@ -50,22 +52,31 @@ class Drift:
         return asdict(self)
 
 
-def comparable(audit: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy without the VOLATILE keys: two audits of equal labs compare equal."""
+def comparable(audit: dict[str, Any], rules: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A deep copy of the setup alone: without the VOLATILE keys and without runtime state (each
+    host split by its rule in `rules`, else by its own): two audits of equal labs compare equal."""
     out = copy.deepcopy(audit)
     for key in VOLATILE["audit"]:
         out.pop(key, None)
-    for host in (out.get("hosts") or {}).values():
+    hosts = out.get("hosts") or {}
+    for name, host in hosts.items():
         if isinstance(host, dict):
             for key in VOLATILE["host"]:
                 host.pop(key, None)
+            hosts[name], _ = runtime.split(host, (rules or {}).get(name))
     return out
 
 
 def compare(baseline: dict[str, Any], current: dict[str, Any], source: str = "last audit") -> list[Drift]:
-    """Every difference between the hosts of two audits (volatile keys ignored), in a stable order."""
-    old = comparable(baseline).get("hosts") or {}
-    new = comparable(current).get("hosts") or {}
+    """Every difference between the setup of the hosts of two audits (volatile keys and runtime state
+    ignored), in a stable order. Both are split by the current audit's rules: one rule for both."""
+    rules = {
+        name: host.get(runtime.RULE)
+        for name, host in (current.get("hosts") or {}).items()
+        if isinstance(host, dict) and host.get(runtime.RULE)
+    }
+    old = comparable(baseline, rules).get("hosts") or {}
+    new = comparable(current, rules).get("hosts") or {}
     drifts = []
     for host in sorted(set(old) | set(new)):
         if host not in new:
@@ -110,10 +121,6 @@ def _diff(path: str, old: Any, new: Any) -> Iterator[tuple[str, str, str]]:
 def _natural_key(item: Any, fields: tuple[str, ...]) -> str:
     if not isinstance(item, dict) or any(f not in item for f in fields):
         return json.dumps(item, sort_keys=True)
-    if fields == KEYED_LISTS["ports"]:
-        address = str(item["address"])
-        host = f"[{address}]" if ":" in address else address  # [::]:80/tcp6, as ss shows it
-        return f"{host}:{item['port']}/{item['proto']}"
     return "/".join(str(item[f]) for f in fields)
 
 
@@ -123,7 +130,7 @@ def _keyed(items: list[Any], fields: tuple[str, ...]) -> dict[str, Any]:
     for item in items:
         key = base = _natural_key(item, fields)
         n = 1
-        while key in keyed:  # two records with one key (sockets of SO_REUSEPORT): keep both
+        while key in keyed:  # two records with one key: keep both
             n += 1
             key = f"{base} ({n})"
         keyed[key] = {k: v for k, v in item.items() if k not in fields} if isinstance(item, dict) else item

@@ -1,9 +1,11 @@
-"""`webbench-lab audit --check`: how the hosts differ from the lab's desired state.
+"""`webbench-lab audit --check`: how the setup of the hosts differs from the lab's desired state.
 
-Three views, each from its own source: Ansible's check mode with diffs, pyinfra's change detection
-(operations worked out from facts, nothing executed), and the audit now against the last stored
-one. Each engine runs in its own process: pyinfra needs gevent's patched sockets, ansible-runner
-must not have them.
+Up to three views, each from its own source: Ansible's check mode with diffs, pyinfra's change
+detection (operations worked out from facts, nothing executed), and the audit now against a stored
+audit of the same machines (audit/baseline.py: the last one, or the one given with --baseline).
+Runtime state (audit/runtime.py) is in no view: provisioning neither makes nor repairs it. Each
+engine runs in its own process: pyinfra needs gevent's patched sockets, ansible-runner must not
+have them.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webbench_lab.audit import collect
+from webbench_lab.audit import baseline, collect
 from webbench_lab.audit.diff import Drift, compare
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.inventory import LabInventory
@@ -43,18 +46,32 @@ def engine_check(engine: str, inventory: LabInventory) -> list[Drift]:
     return drifts
 
 
-def check(inventory: LabInventory, audit_roots: list[Path]) -> tuple[list[Drift], str]:
-    """Every drift from the three views, and a line that says what the audit was compared with."""
+@dataclass(frozen=True)
+class CheckResult:
+    drifts: list[Drift]
+    baseline: str  # one line: which baseline was used, and why
+    current: dict[str, Any]  # the audit taken now (its runtime state is shown apart)
+
+
+def check(
+    inventory: LabInventory, audit_roots: list[Path], pinned: tuple[Path, dict[str, Any]] | None = None
+) -> CheckResult:
+    """Every drift from the engines' checks and from the baseline: `pinned` (--baseline, read
+    before), else the last stored audit of the same machines, else none (the desired state only)."""
     with ThreadPoolExecutor(max_workers=len(ENGINES) + 1) as pool:
         engines = [pool.submit(engine_check, engine, inventory) for engine in sorted(ENGINES)]
         now = pool.submit(collect.collect, inventory)
         drifts = [d for future in engines for d in future.result()]
         current = now.result()
-    baseline = collect.last_stored(inventory, audit_roots)
-    if baseline is None:
-        return drifts, "no stored audit of these hosts to compare with (run `webbench-lab audit` to take one)"
-    path, data = baseline
-    return drifts + compare(data, current, source="last audit"), f"compared with the last audit: {path}"
+    if pinned is not None:
+        chosen = baseline.pinned(current, *pinned)
+        source = "baseline"
+    else:
+        chosen = baseline.choose(current, baseline.stored(inventory, audit_roots))
+        source = "last audit"
+    if chosen.audit is not None:
+        drifts += compare(chosen.audit, current, source=source)
+    return CheckResult(drifts, chosen.line, current)
 
 
 def _last_line(text: str) -> str:

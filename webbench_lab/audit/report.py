@@ -1,11 +1,13 @@
 """audit.md: a lab audit (agent/auditor.py per host) as a document a sysadmin can read and check
-against the hosts, and drift (auditdiff) as a table. A missing value is shown as "—"."""
+against the hosts, each host's setup first and its runtime state apart (audit/runtime.py), and
+drift (audit/diff.py) as a table. A missing value is shown as "—"."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from webbench_lab.audit import runtime
 from webbench_lab.audit.diff import Drift
 
 MISSING = "—"
@@ -171,10 +173,7 @@ def _hashes(host: dict[str, Any]) -> list[str]:
     ]
 
 
-def _jail(host: dict[str, Any]) -> list[str]:
-    jail = host.get("jail")
-    if jail is None:
-        return ["### Jail", "", "No jail directory.", ""]
+def _jail_table(entries: list[dict[str, Any]]) -> list[str]:
     rows = [
         [
             e.get("path"),
@@ -183,9 +182,16 @@ def _jail(host: dict[str, Any]) -> list[str]:
             e.get("mode"),
             _short_hash(e.get("sha256")) or (f"→ {e['target']}" if e.get("target") else e.get("note")),
         ]
-        for e in jail
+        for e in entries
     ]
-    return ["### Jail", "", *_table(["Path", "Type", "Owner:group", "Mode", "sha256 / target"], rows)]
+    return _table(["Path", "Type", "Owner:group", "Mode", "sha256 / target"], rows)
+
+
+def _jail(host: dict[str, Any]) -> list[str]:
+    jail = host.get("jail")
+    if jail is None:
+        return ["### Jail", "", "No jail directory.", ""]
+    return ["### Jail", "", *_jail_table(jail)]
 
 
 def _users(host: dict[str, Any]) -> list[str]:
@@ -201,17 +207,36 @@ def _users(host: dict[str, Any]) -> list[str]:
     ]
 
 
-def _ports(host: dict[str, Any]) -> list[str]:
-    ports = host.get("ports") or []
-    rows = [[p.get("address"), p.get("port"), p.get("proto"), p.get("process")] for p in ports]
+def _keys(host: dict[str, Any]) -> list[str]:
     keys = sorted((host.get("ssh_host_keys") or {}).items())
+    return ["### SSH host keys", "", *_table(["File", "Fingerprint"], keys)]
+
+
+def _runtime(state: dict[str, Any]) -> list[str]:
+    """What runs and what `app build` made: shown, never compared as drift."""
+    binaries = sorted((state.get("binaries") or {}).items())
+    ports = state.get("ports") or []
     return [
-        "### Listening TCP ports",
+        "### Runtime",
         "",
-        *_table(["Address", "Port", "Proto", "Process"], rows),
-        "### SSH host keys",
+        "Not the setup: provisioning neither makes nor repairs these, and `audit --check` does not "
+        "compare them.",
         "",
-        *_table(["File", "Fingerprint"], keys),
+        "Binaries built by `app build`:",
+        "",
+        *_table(
+            ["Path", "sha256", "Resolved"],
+            [[path, _get(info, "sha256") or "missing", _get(info, "resolved")] for path, info in binaries],
+        ),
+        "In the jail, installed by `app build`:",
+        "",
+        *_jail_table(state.get("jail") or []),
+        "Listening TCP ports:",
+        "",
+        *_table(
+            ["Address", "Port", "Proto", "Process"],
+            [[p.get("address"), p.get("port"), p.get("proto"), p.get("process")] for p in ports],
+        ),
     ]
 
 
@@ -222,7 +247,7 @@ def _errors(host: dict[str, Any]) -> list[str]:
     return ["### Collector errors", "", *_table(["Section", "Error"], sorted(errors.items()))]
 
 
-HOST_SECTIONS = (_system, _packages, _tools, _python, _hashes, _jail, _users, _ports, _errors)
+HOST_SECTIONS = (_system, _packages, _tools, _python, _hashes, _jail, _users, _keys, _errors)
 
 
 # --- documents ---------------------------------------------------------------------------------------
@@ -248,8 +273,10 @@ def render_markdown(audit: dict[str, Any]) -> str:
                 f"Collected at {host['collected_at']} in {host.get('collector_seconds', MISSING)} s.",
                 "",
             ]
+        setup, state = runtime.split(host)
         for section in HOST_SECTIONS:
-            lines += section(host)
+            lines += section(setup)
+        lines += _runtime(state)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -259,3 +286,19 @@ def render_drift(drifts: list[Drift]) -> str:
         return "No drift: the hosts match the baseline.\n"
     rows = [[d.host, d.source, d.what, d.expected, d.found] for d in drifts]
     return "\n".join(_table(["Host", "Source", "What", "Expected", "Found"], rows)).rstrip("\n") + "\n"
+
+
+def render_runtime(audit: dict[str, Any]) -> str:
+    """Each host's runtime state in one table, for `audit --check`: shown apart, never drift."""
+    rows: list[list[Any]] = []
+    for name, host in sorted((audit.get("hosts") or {}).items()):
+        _, state = runtime.split(host or {})
+        for path, info in sorted(state["binaries"].items()):
+            rows.append([name, "built binary", path, _short_hash(_get(info, "sha256")) or "missing"])
+        for entry in state["jail"]:
+            rows.append([name, "built, in the jail", entry.get("path"), _short_hash(entry.get("sha256"))])
+        for port in state["ports"]:
+            where = f"{port.get('address')}:{port.get('port')}/{port.get('proto')}"
+            rows.append([name, "listening", where, port.get("process")])
+    title = "Runtime, not compared (what runs now, and what `app build` made):"
+    return "\n".join([title, "", *_table(["Host", "Kind", "What", "Detail"], rows)]).rstrip("\n") + "\n"

@@ -38,18 +38,18 @@ from webbench_lab.ui import console, out
 
 def execute(
     sources: Sequence[Path], suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
-    root: str | None, resumed: ResultsDir | None = None,
+    root: str | None, resumed: ResultsDir | None = None, keep_services: bool = False,
 ) -> int:  # fmt: skip
     """Run the cases; 0 when every case has its figure (or is not buildable), 1 otherwise, 130 on
     Ctrl-C. Every finished case is kept whatever happens. `resumed`: the directory of the run this
     one continues (`bench --resume`, bench/resume.py), instead of a new one; `cases` are its
-    remaining cases."""
+    remaining cases. The services the run starts are stopped when it ends, unless `keep_services`."""
     inventory = load_inventory(sources)
     run_id = _run_id()
     # The run's hold on the lab comes first: a second run is refused before it writes anything.
     guard = hold_lab(inventory, run_id)
     try:
-        code = _run(inventory, suite, run_suite, opts, cases, root, resumed, guard)
+        code = _run(inventory, suite, run_suite, opts, cases, root, resumed, guard, keep_services)
     finally:
         guard.release_quietly()
     return code
@@ -57,11 +57,11 @@ def execute(
 
 def _run(
     inventory: LabInventory, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
-    root: str | None, resumed: ResultsDir | None, guard: LabHold,
+    root: str | None, resumed: ResultsDir | None, guard: LabHold, keep_services: bool = False,
 ) -> int:  # fmt: skip
     results = resumed or _new_results(root, suite, run_suite)
     console.print(f"results: {results.path}")
-    with Lab(inventory) as lab:
+    with Lab(inventory, keep_services=keep_services) as lab:
         runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
         for hc in runner.controls():
             hc.run_id = guard.run_id
@@ -82,12 +82,13 @@ def _run(
                 _ceilings(results, runner, cases)
                 runner.run_rounds(cases)
                 runner.progress.finish()
+            ended = _end_services(lab)
             audited = _audit(results, lab)
         except KeyboardInterrupt:
             problems = runner.emergency_stop(run_suite.systems)
             _finish(
                 results, run_suite, live, complete=False, interrupted=True, cleanup_problems=problems,
-                **_audit(results, lab), ended_by_guard=guard.release(),
+                **_end_services(lab), **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
                 f"webbench-lab: interrupted: load and systems stopped; finished cases kept in {results.path}",
@@ -102,7 +103,7 @@ def _run(
                 problems.append(str(cleanup))
             _finish(
                 results, run_suite, live, complete=False, error=str(exc), cleanup_problems=problems,
-                **_audit(results, lab), ended_by_guard=guard.release(),
+                **_end_services(lab), **_audit(results, lab), ended_by_guard=guard.release(),
             )  # fmt: skip
             console.print(
                 f"webbench-lab: run stopped: {exc}; finished cases kept in {results.path}", markup=False
@@ -110,7 +111,7 @@ def _run(
             return 1
         finally:
             runner.close()
-    _finish(results, run_suite, live, complete=True, **audited, ended_by_guard=guard.release())
+    _finish(results, run_suite, live, complete=True, **ended, **audited, ended_by_guard=guard.release())
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
@@ -210,6 +211,24 @@ def _new_results(root: str | None, suite: Suite, run_suite: Suite) -> ResultsDir
     assert suite.path is not None
     results.copy_suite(suite.path)
     return results
+
+
+def _end_services(lab: Lab) -> dict[str, Any]:
+    """The services the run started (Redis, the upstream API), stopped as it ends, before its audit,
+    so the run leaves the lab as it found it; with --keep-services they keep running (started
+    without the run's id: its guard leaves them). Those it found running are left as they were.
+    For the manifest: {"services": {"started", "stopped", "kept"}} and any problem."""
+    started = list(lab.started_services)
+    if lab.keep_services:
+        return {"services": {"started": started, "stopped": [], "kept": started}}
+    try:
+        stopped, problems = lab.stop_started_services()
+    except Exception as exc:  # a lost host must not cost the results; the run's guard ends them
+        stopped, problems = [], [f"services: {exc}"]
+    ended: dict[str, Any] = {"services": {"started": started, "stopped": stopped, "kept": []}}
+    if problems:
+        ended["services"]["problems"] = problems
+    return ended
 
 
 def _audit(results: ResultsDir, lab: Lab) -> dict:

@@ -43,6 +43,12 @@ def register(sub) -> None:
     bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
     bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
     bench.add_argument("--results", help="results root (default: results/)")
+    bench.add_argument(
+        "--keep-services",
+        action="store_true",
+        help="leave Redis and the upstream API running when the run ends (by default a run stops "
+        "the services it started)",
+    )
     bench.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
     bench.set_defaults(handler=run)
 
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     sources = resolve_inventory(args.inventory)
     from webbench_lab.bench.session import execute
 
-    return execute(sources, suite, run_suite, opts, cases, args.results)
+    return execute(sources, suite, run_suite, opts, cases, args.results, keep_services=args.keep_services)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -99,7 +105,10 @@ def _resume(args: argparse.Namespace) -> int:
 
     run_.results.check_identity("inventory", recorded_inventory(sources))
     console.print(run_.line(), markup=False)
-    return execute(sources, run_.suite, run_.run_suite, run_.opts, remaining, None, resumed=run_.results)
+    return execute(
+        sources, run_.suite, run_.run_suite, run_.opts, remaining, None,
+        resumed=run_.results, keep_services=args.keep_services,
+    )  # fmt: skip
 
 
 def _only(args: argparse.Namespace) -> list[str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shlex
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import paramiko
@@ -47,6 +48,17 @@ class HostControl:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def outside_run(self) -> Iterator[HostControl]:
+        """What the agent starts in this block does not carry the run's id, so the run's guard
+        neither ends it when the run ends nor counts it as a leftover of the run later
+        (`bench --keep-services`)."""
+        run_id, self.run_id = self.run_id, ""
+        try:
+            yield self
+        finally:
+            self.run_id = run_id
 
     def sh(self, command: str, *, timeout: float = 600, stdin: str | None = None, check: bool = True):
         """Run `command` with sh as root; returns the invoke Result.

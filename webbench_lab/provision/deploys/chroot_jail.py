@@ -10,6 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
+from webbench_lab.apps.builds import jail_entries
 from webbench_lab.provision.deploys._ops import root_directory
 
 
@@ -30,6 +31,6 @@ def chroot_jail(jailed: list[str]) -> None:
 
 
 def allowed_entries(jailed: list[str]) -> list[str]:
-    """What may be in the jail, relative to it: each jailed system's folder and binary (the one
-    rule; the Ansible role gets this list as chroot_jail_allowed)."""
-    return sorted(p for name in jailed for p in (name, f"{name}/{name}"))
+    """What may be in the jail, relative to it: what `app build` installs there (the one rule,
+    apps/builds.py; the Ansible role gets this list as chroot_jail_allowed)."""
+    return jail_entries(jailed)
