@@ -321,7 +321,7 @@ def html(
         title=s.title, suite=s.name, lab=s.lab, results=str(Path(results_path).resolve()),
         settings=f"load tool {s.load_tool}, {s.concurrency} concurrent, {s.duration} s per case "
         f"(+{s.warmup} s warm-up), {report.repeats_line(s)}, levels {', '.join(map(str, s.levels))}",
-        lab_lines=report.lab_lines(manifest), state=run_state(manifest),
+        lab_lines=report.lab_lines(manifest, records), state=run_state(manifest),
         commit=manifest.get("lab_commit") or "unknown",
         started=manifest.get("started", "?"), ended=manifest.get("ended") or "-",
         hosts=host_rows, versions=versions(manifest), audit_error=manifest.get("audit_error"),

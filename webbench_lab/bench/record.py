@@ -83,6 +83,15 @@ def host_load(sample: dict[str, Any]) -> float:
     return float(own if own is not None else sample["host_cpu_pct"])
 
 
+def _others(samples: list[dict[str, Any]]) -> list[float]:
+    """Other tenants' share of the host's CPUs per sample, where the sampler told both apart."""
+    return [
+        max(0.0, float(s["host_cpu_pct"]) - float(s["own_cpu_pct"]))
+        for s in samples
+        if s.get("own_cpu_pct") is not None and s.get("host_cpu_pct") is not None
+    ]
+
+
 @dataclass
 class Resources:
     """Both hosts during the measurement, from the once-a-second samples. A host that gave fewer
@@ -106,6 +115,11 @@ class Resources:
     # teardown in the kernel, the app's does not.
     server_cpu_us_per_req: float | None = None
     server_app_cpu_us_per_req: float | None = None
+    # What other tenants of the machine ran on each host's CPUs meanwhile (host_cpu_pct minus
+    # own_cpu_pct): on a local lab the hosts share the machine's CPUs, and a tenant's work slows
+    # the lab's through shared caches even where the scheduler gives the lab priority.
+    server_others_cpu_pct: float | None = None
+    generator_others_cpu_pct: float | None = None
 
     @classmethod
     def from_samples(
@@ -140,6 +154,10 @@ class Resources:
             samples_missing=missing,
             server_cpu_s=cpu_s,
             server_app_cpu_s=app_s,
+            server_others_cpu_pct=_mean(_others(server)),
+            generator_others_cpu_pct=_mean(
+                _others([s for k, v in samples.items() if k.startswith("generator") for s in v])
+            ),
         )
 
     def add_cost(self, requests: int) -> None:

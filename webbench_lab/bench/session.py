@@ -115,7 +115,7 @@ def _run(
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
-    for line in report.lab_lines(results.manifest):
+    for line in report.lab_lines(results.manifest, list(results.records.values())):
         out.print(line, markup=False)
     out.print(f"results: {results.path}")
     out.print(f"report: {results.path / 'report.html'}")
