@@ -168,3 +168,12 @@ def test_other_tenants_share_is_recorded_per_host_and_summed_up_in_one_report_li
     quiet.resources = old
     busy.resources = old
     assert tenants_line([busy, quiet]) is None
+
+
+def test_a_hosts_own_load_never_exceeds_its_cpus_total():
+    """Without IRQ time accounting an interrupt counts in the process it interrupted and in the
+    CPU's interrupt time: the sum (own_cpu_pct) can pass the CPUs' total; the total bounds it."""
+    saturated = [{"host_cpu_pct": 99.0, "own_cpu_pct": 124.0, "proc_cpu_pct": 98.0, "rss_kb": 1, "cpus": 1}]
+    res = Resources.from_samples({"generator:g": saturated * 20}, 20, ["generator:g"])
+    assert res.generator_cpu_pct == 99.0 and res.generator_bound is True
+    assert res.generator_others_cpu_pct == 0.0

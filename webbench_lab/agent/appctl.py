@@ -913,7 +913,11 @@ def sampler(target: str, out_path: str, interval: float = 1.0) -> None:
                     {
                         "t": round(time.time(), 3),
                         "host_cpu_pct": round(100.0 * (host - last_host) / hz / dt / len(cpus), 2),
-                        "own_cpu_pct": round(100.0 * max(0, own - last_own) / hz / dt / len(cpus), 2),
+                        # at most the CPUs' total: without IRQ time accounting an interrupt is
+                        # charged to the process it interrupted too (Resources' host_load)
+                        "own_cpu_pct": round(
+                            100.0 * min(max(0, own - last_own), host - last_host) / hz / dt / len(cpus), 2
+                        ),
                         "cpus": len(cpus),
                         "proc_cpu_pct": round(100.0 * proc_delta / hz / dt, 2),
                         "rss_kb": rss,

@@ -77,16 +77,19 @@ class Figures:
 
 def host_load(sample: dict[str, Any]) -> float:
     """A host's CPU% in one sample: its own work (own_cpu_pct: its processes and its CPUs'
-    interrupts), not what other tenants ran on the same CPUs; samplers older than own_cpu_pct
-    recorded only the CPUs' total (host_cpu_pct)."""
+    interrupts), not what other tenants ran on the same CPUs, and never more than the CPUs' total
+    (host_cpu_pct): a kernel without IRQ time accounting charges an interrupt both to the process
+    it interrupted and to the CPU's interrupt time, so the sum can count it twice. Samplers older
+    than own_cpu_pct recorded only the CPUs' total."""
+    host = float(sample["host_cpu_pct"])
     own = sample.get("own_cpu_pct")
-    return float(own if own is not None else sample["host_cpu_pct"])
+    return host if own is None else min(float(own), host)
 
 
 def _others(samples: list[dict[str, Any]]) -> list[float]:
     """Other tenants' share of the host's CPUs per sample, where the sampler told both apart."""
     return [
-        max(0.0, float(s["host_cpu_pct"]) - float(s["own_cpu_pct"]))
+        float(s["host_cpu_pct"]) - host_load(s)
         for s in samples
         if s.get("own_cpu_pct") is not None and s.get("host_cpu_pct") is not None
     ]
