@@ -343,3 +343,12 @@ def test_a_page_that_cannot_be_drawn_costs_the_run_nothing_but_the_page(tmp_path
     assert json.loads((results.path / "manifest.json").read_text())["complete"] is True
     err = capsys.readouterr().err
     assert "report.html not written (ModuleNotFoundError: No module named 'matplotlib')" in err
+
+
+def test_the_state_of_a_run_that_has_not_ended_names_both_what_it_may_be_and_the_way_on():
+    from webbench_lab.bench.htmlreport import run_state
+
+    assert run_state({"complete": True, "resumes": [{}]}) == "complete, resumed 1 time(s)"
+    assert run_state({"complete": False, "interrupted": True}) == "interrupted"
+    state = run_state({"complete": False, "ended": None})
+    assert state.startswith("not finished: running") and "bench --resume" in state

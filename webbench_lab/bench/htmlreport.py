@@ -171,7 +171,11 @@ def run_state(manifest: dict[str, Any]) -> str:
     elif manifest.get("ended"):
         state = "incomplete"
     else:
-        state = "running (this report is rewritten as cases finish)"
+        # The files cannot tell a live run from one whose driver died: say both, and the way on.
+        state = (
+            "not finished: running (this report is rewritten as cases finish), or its driver "
+            "died (`webbench-lab bench --resume` continues it)"
+        )
     resumes = len(manifest.get("resumes", []))
     return f"{state}, resumed {resumes} time(s)" if resumes else state
 
