@@ -824,26 +824,25 @@ def _process_ticks() -> int:
     return total
 
 
-def _cpu_ticks(cpus: set[int]) -> int:
-    """Busy jiffies of the given CPUs (user+nice+system+irq+softirq+steal) from /proc/stat."""
-    busy = 0
+def _cpu_stat(cpus: set[int]) -> list[list[int]]:
+    """The /proc/stat jiffies of each of the given CPUs: user nice system idle iowait irq softirq steal."""
+    found = []
     for line in Path("/proc/stat").read_text().splitlines():
         head = line.split()[0] if line else ""
         if head.startswith("cpu") and head[3:].isdigit() and int(head[3:]) in cpus:
-            f = [int(x) for x in line.split()[1:9]]
-            busy += f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
-    return busy
+            found.append([int(x) for x in line.split()[1:9]])
+    return found
+
+
+def _cpu_ticks(cpus: set[int]) -> int:
+    """Busy jiffies of the given CPUs (user+nice+system+irq+softirq+steal)."""
+    return sum(f[0] + f[1] + f[2] + f[5] + f[6] + f[7] for f in _cpu_stat(cpus))
 
 
 def _irq_ticks(cpus: set[int]) -> int:
-    """Interrupt and softirq jiffies of the given CPUs: work no process is charged with."""
-    ticks = 0
-    for line in Path("/proc/stat").read_text().splitlines():
-        head = line.split()[0] if line else ""
-        if head.startswith("cpu") and head[3:].isdigit() and int(head[3:]) in cpus:
-            f = [int(x) for x in line.split()[1:8]]
-            ticks += f[5] + f[6]
-    return ticks
+    """Interrupt and softirq jiffies of the given CPUs: the kernel's work for this host's traffic,
+    some of it in no process's time (the sampler bounds the sum by the CPUs' total)."""
+    return sum(f[5] + f[6] for f in _cpu_stat(cpus))
 
 
 def cpu_list(text: str) -> set[int]:
