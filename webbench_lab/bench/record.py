@@ -134,7 +134,8 @@ class Resources:
         """`hosts`: the samplers that should have run ("server", "generator:<name>"), each for
         `seconds`."""
         server = samples.get("server", [])
-        gen_cpu = [host_load(s) for k, v in samples.items() if k.startswith("generator") for s in v]
+        generators = [s for k, v in samples.items() if k.startswith("generator") for s in v]
+        gen_cpu = [host_load(s) for s in generators]
         rss = [s["rss_kb"] for s in server]
         gen_mean = _mean(gen_cpu)
         missing = None
@@ -158,9 +159,7 @@ class Resources:
             server_cpu_s=cpu_s,
             server_app_cpu_s=app_s,
             server_others_cpu_pct=_mean(_others(server)),
-            generator_others_cpu_pct=_mean(
-                _others([s for k, v in samples.items() if k.startswith("generator") for s in v])
-            ),
+            generator_others_cpu_pct=_mean(_others(generators)),
         )
 
     def add_cost(self, requests: int) -> None:
