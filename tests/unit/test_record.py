@@ -130,7 +130,7 @@ def test_tables_show_an_unknown_bound_as_a_question_mark():
     row.resources = dataclasses.replace(row.resources, generator_bound=None, samples_missing=True)
     row.retried = False
     (_, _, body), *_ = report.tables(load_suite("web_bench_2011"), [row])
-    assert body[0][1] == "50 ±? ?"  # one repeat: its interval is unknown too
+    assert body[0][1] == "50.1 ±? ?"  # one repeat: its interval is unknown too
     assert "? generator-bound unknown" in report.FOOTNOTE
 
 

@@ -250,11 +250,15 @@ def deviations(suite: Suite, manifest: dict[str, Any], host_rows: list[dict[str,
 
 
 def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str, Any]) -> list[Chart]:
-    """Per case, its repeats' samples over time: generator CPU, server CPU and server RSS."""
+    """Per case, its repeats' samples over time: generator CPU, server CPU (with its limit, where
+    the server had one) and server RSS."""
     roles = {
         name: "server" if "server" in h.get("groups", []) else "generator"
         for name, h in (manifest.get("inventory") or {}).items()
     }
+    limit = manifest.get("server_cpu_limit")
+    server_cpus = next((_cpu_count(h.get("cpus")) for name, h in (manifest.get("inventory") or {}).items()
+                        if roles[name] == "server"), None)  # fmt: skip
     groups: dict[str, list[CaseRecord]] = {}
     for r in records:
         groups.setdefault(r.case.rpartition("-r")[0], []).append(r)
@@ -273,9 +277,26 @@ def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str
                     panels["server RSS MB"].append((label, xs, [s["rss_kb"] / 1024 for s in samples]))
                 else:
                     panels["generator CPU %"].append((label, xs, [host_load(s) for s in samples]))
+        limits = {}
+        cpus = rows[0].server_cpus or server_cpus
+        if isinstance(limit, int | float) and cpus:
+            limits["server CPU %"] = (100 * limit / cpus, f"limit {limit:g} core(s)")
         if any(panels.values()):
-            out.append(charts.timeseries_chart(f"samples-{case}", case, panels))
+            out.append(charts.timeseries_chart(f"samples-{case}", case, panels, limits))
     return out
+
+
+def _cpu_count(cpus: Any) -> int | None:
+    """How many CPUs a cpuset list names ("1", "0-1,3"); None when it names none or is not one."""
+    if not isinstance(cpus, str) or not cpus.strip():
+        return None
+    count = 0
+    for part in cpus.split(","):
+        first, _, last = part.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return None
+        count += int(last or first) - int(first) + 1
+    return count or None
 
 
 def _samples(case_dir: Path, record: CaseRecord) -> dict[str, list[dict[str, Any]]]:

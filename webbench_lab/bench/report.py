@@ -42,9 +42,18 @@ def _cell(agg: Aggregate | None) -> tuple[str, float | None]:
     return _with_ci(agg.rate) + _marks(agg), agg.rate.mean
 
 
-def _with_ci(stat: Stat, digits: int = 0) -> str:
+def _with_ci(stat: Stat) -> str:
     ci = "?" if stat.ci95_pct is None else f"{stat.ci95_pct:.1f}%"
-    return f"{_fmt(stat.mean, digits)} ±{ci}"
+    return f"{fmt_rate(stat.mean)} ±{ci}"
+
+
+def fmt_rate(value: float | None) -> str:
+    """A rate with the decimals it needs: Lab B's CPU-bound Python rates are a fraction of a
+    request per second, which `,.0f` turned into 0."""
+    if value is None:
+        return "-"
+    size = abs(value)
+    return _fmt(value, 0 if size >= 100 or size == 0 else 1 if size >= 10 else 2)
 
 
 def _n(agg: Aggregate | None) -> str:

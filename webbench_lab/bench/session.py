@@ -133,7 +133,8 @@ def _ceilings(results: ResultsDir, runner: Runner, cases: list[Case]) -> None:
     results.write_json(results.path / "manifest.json", results.manifest)
     for key, found in runner.ceilings.items():
         rate = found.get("rate")
-        text = f"{rate:,.0f} req/s" if rate else f"not measured ({found.get('reason') or 'no figure'})"
+        reason = found.get("reason") or "no figure"
+        text = f"{report.fmt_rate(rate)} req/s" if rate else f"not measured ({reason})"
         limited = ", generator not busy: a lower bound" if found.get("generator_limited") is False else ""
         runner.progress.bar.console.print(f"generator ceiling at {key}: {text}{limited}", markup=False)
 

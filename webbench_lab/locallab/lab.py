@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from webbench_lab.commands import run
@@ -142,7 +143,9 @@ def down() -> None:
     network.destroy(topo)
     cpusets.remove_all()
     cpusets.remove_all(top=cpulimit.LAB_GROUP)
-    for leftover in _lab_mounts():
+    with open("/proc/mounts") as fh:
+        mounts = fh.read()
+    for leftover in lab_mounts(mounts, str(run_dir()), names):
         run(["umount", "--lazy", leftover], check=False)
     LOCAL_INVENTORY.unlink(missing_ok=True)
     _known_hosts_path().unlink(missing_ok=True)
@@ -150,11 +153,21 @@ def down() -> None:
     step("lab down: no namespace, mount, link or process of the lab remains")
 
 
-def _lab_mounts() -> list[str]:
-    prefix = str(run_dir())
-    with open("/proc/mounts") as fh:
-        points = [line.split()[1] for line in fh]
-    return sorted((p for p in points if p.startswith(prefix)), reverse=True)
+def lab_mounts(mounts: str, own_run_dir: str, names: Iterable[str]) -> list[str]:
+    """Mount points to remove, deepest first: ours, and the root overlays of these hosts made by
+    another clone's lab (namespace names are the machine's, run directories the clone's, so a
+    `lab down` from one clone ends another's hosts and must not leave their overlays behind)."""
+    ends = tuple(f"/run/hosts/{name}/root" for name in names)
+    points = []
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point, fstype = fields[1], fields[2]
+        ours = point == own_run_dir or point.startswith(own_run_dir + "/")
+        if ours or (fstype == "overlay" and ends and point.endswith(ends)):
+            points.append(point)
+    return sorted(points, reverse=True)
 
 
 @dataclass
