@@ -219,3 +219,40 @@ def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_pat
         cpulimit.local_group(SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=None))
         is None
     )  # type: ignore[arg-type]
+
+
+def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(tmp_path, monkeypatch):
+    """verify checks answers and measures nothing: the quota is lifted while it runs."""
+    import argparse
+    from types import SimpleNamespace
+
+    from webbench_lab.apps import lifecycle
+    from webbench_lab.apps import verify as verify_mod
+    from webbench_lab.cli import verify as verify_cli
+    from webbench_lab.hosts import inventory as inventory_mod
+
+    monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
+    (tmp_path / "server").mkdir()
+    quota = tmp_path / "server" / "cpu.cfs_quota_us"
+    quota.write_text("2500")
+    server = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
+
+    class FakeLab:
+        def __init__(self, inventory) -> None:
+            self.server = SimpleNamespace(host=server)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+    seen = []
+    monkeypatch.setattr(lifecycle, "Lab", FakeLab)
+    monkeypatch.setattr(inventory_mod, "load_inventory", lambda source: None)
+    monkeypatch.setattr(verify_cli, "resolve_inventory", lambda source: source)
+    monkeypatch.setattr(verify_mod, "verify_systems", lambda lab, names, level, on_result: seen.append(
+        quota.read_text()) or [])  # fmt: skip
+    args = argparse.Namespace(systems=["go-http"], level="1", inventory=None)
+    assert verify_cli.run(args) == 0
+    assert seen == ["-1"] and quota.read_text() == "2500"
