@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.apps.systems import all_systems
 from webbench_lab.bench import charts, report
 from webbench_lab.bench.charts import Bar, Chart, Line
@@ -287,16 +288,11 @@ def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str
 
 
 def _cpu_count(cpus: Any) -> int | None:
-    """How many CPUs a cpuset list names ("1", "0-1,3"); None when it names none or is not one."""
-    if not isinstance(cpus, str) or not cpus.strip():
+    """How many CPUs a cpuset list names ("1", "0-1,3"); None when it is not one."""
+    try:
+        return len(cpu_list(cpus)) or None
+    except (AttributeError, ValueError):
         return None
-    count = 0
-    for part in cpus.split(","):
-        first, _, last = part.strip().partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            return None
-        count += int(last or first) - int(first) + 1
-    return count or None
 
 
 def _samples(case_dir: Path, record: CaseRecord) -> dict[str, list[dict[str, Any]]]:

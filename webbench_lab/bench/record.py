@@ -123,6 +123,9 @@ class Resources:
     # the lab's through shared caches even where the scheduler gives the lab priority.
     server_others_cpu_pct: float | None = None
     generator_others_cpu_pct: float | None = None
+    # The local lab's keeper (locallab/keeper.py) on the server's CPUs: the lab's own, not another
+    # tenant's, so it is taken out of server_others_cpu_pct and kept here.
+    server_keeper_cpu_pct: float | None = None
 
     @classmethod
     def from_samples(
@@ -161,6 +164,15 @@ class Resources:
             server_others_cpu_pct=_mean(_others(server)),
             generator_others_cpu_pct=_mean(_others(generators)),
         )
+
+    def exclude_keeper(self, pct: float | None) -> None:
+        """Take the keeper's share of the server's CPUs (percent, None: unknown) out of the other
+        tenants' figure, where the sampler told tenants apart at all."""
+        if pct is None:
+            return
+        self.server_keeper_cpu_pct = round(pct, 1)
+        if self.server_others_cpu_pct is not None:
+            self.server_others_cpu_pct = round(max(0.0, self.server_others_cpu_pct - pct), 1)
 
     def add_cost(self, requests: int) -> None:
         """CPU per request (µs) from the CPU seconds; None when no request succeeded or the CPU

@@ -192,6 +192,15 @@ def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None)
         if limit
         else "Server CPU: not limited (all of its CPUs)."
     ]
+    kept = manifest.get("server_cpus_kept_awake")
+    if kept:
+        lines.append(
+            f"Server CPUs {', '.join(map(str, kept))} kept awake by the local lab's keeper (a SCHED_IDLE "
+            "loop outside the hosts that runs only when nothing else can): a throttled vCPU that halts "
+            "between CFS periods wakes late and cold, and the server then used less than its quota."
+        )
+    elif kept == [] and limit:
+        lines.append("Server CPUs not kept awake: no keeper ran (`lab up` starts one).")
     for key, top in (manifest.get("generator_ceiling") or {}).items():
         rate, gen = top.get("rate"), top.get("generator_cpu_pct")
         if not rate:
@@ -227,11 +236,18 @@ def tenants_line(records: list[CaseRecord]) -> str | None:
     top, where = max(server) if server else (0.0, "-")
     mean = sum(v for v, _ in server) / len(server) if server else 0.0
     gmean = sum(gen) / len(gen) if gen else 0.0
+    kept = [res.server_keeper_cpu_pct for _, res in seen if res.server_keeper_cpu_pct is not None]
+    keeper = (
+        f" The keeper filled on average {sum(kept) / len(kept):.0f}% of the server's CPUs, the time "
+        "the server left idle; it is not counted as another tenant."
+        if kept
+        else ""
+    )
     return (
         f"Other tenants of the machine (not the lab's hosts) used on average {mean:.0f}% of the server's "
         f"CPUs and {gmean:.0f}% of the generator's during the measurements (most: {top:.0f}% of the "
         f"server's, in {where}); the lab's CPU figures leave them out, but their work can slow the "
-        "lab's through shared caches: run nothing else on the machine during a bench."
+        f"lab's through shared caches: run nothing else on the machine during a bench.{keeper}"
     )
 
 

@@ -28,7 +28,7 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl, as_root, read_answer, with_stdin
-from webbench_lab.locallab import cpulimit
+from webbench_lab.locallab import cpulimit, keeper
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -238,6 +238,19 @@ class Runner:
             self.failed += 1
         self.results.write_case(record)
 
+    def _keepers(self) -> list[int]:
+        """The keepers of a local CPU-limited server's CPUs (none for real machines)."""
+        return sorted(keeper.pids()) if cpulimit.local_group(self.lab.server.host) else []
+
+    def _keeper_pct(self, keepers: list[int], before: float | None, seconds: float) -> float | None:
+        """The keepers' share of the server's CPUs over `seconds` (percent; None: no keeper, or
+        one ended meanwhile)."""
+        after = keeper.cpu_seconds(keepers)
+        cpus = self.lab.server.host.cpus
+        if not keepers or before is None or after is None or seconds <= 0 or not cpus:
+            return None
+        return 100.0 * (after - before) / seconds / len(cpu_list(cpus))
+
     def _attempt(self, system: System, case: Case, number: int, out_dir: Path | None = None) -> Attempt:
         """One warm-up and one measurement, every file named by the attempt (in the case's
         directory, or `out_dir`)."""
@@ -248,11 +261,14 @@ class Runner:
         warmup = None
         if suite.warmup:
             warmup = self._load(system, case, suite.warmup, case_dir, None)
+        keepers = self._keepers()
+        kept_before, since = keeper.cpu_seconds(keepers), time.monotonic()
         samplers = self._start_samplers(system)
         try:
             load = self._load(system, case, duration, case_dir, number)
         finally:
             samples = self._stop_samplers(samplers, case_dir, number)
+        kept = self._keeper_pct(keepers, kept_before, time.monotonic() - since)
         hung = [f"{name} ({how})" for name, how in load.ended.items() if how == "killed"]
         reason = (
             f"{', '.join(hung)} still running {self.load_grace:g} s after its {duration} s, "
@@ -261,6 +277,7 @@ class Runner:
             else ""
         )
         resources = Resources.from_samples(samples, duration, self._sampled_hosts())
+        resources.exclude_keeper(kept)
         record = AttemptRecord(
             attempt=number,
             started=_iso(started),

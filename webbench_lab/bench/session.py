@@ -33,6 +33,7 @@ from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
 from webbench_lab.hosts.guard import RunGuard, describe_dead_run
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
+from webbench_lab.locallab import cpulimit, keeper
 from webbench_lab.ui import console, out
 
 
@@ -74,6 +75,7 @@ def _run(
             run_id=guard.run_id,
             dead_runs=guard.dead_runs,
             server_cpu_limit=_server_cpu_limit(inventory),
+            server_cpus_kept_awake=_kept_awake(inventory),
         )
         live = LiveReport(results.path)
         results.after_case = live.kick
@@ -143,6 +145,15 @@ def _server_cpu_limit(inventory: LabInventory) -> float | None:
     """The server's CPU time in cores where the inventory limits it (lab up --server-cpu)."""
     servers = inventory.group("server")
     return servers[0].cpu_limit if servers else None
+
+
+def _kept_awake(inventory: LabInventory) -> list[int] | None:
+    """The server's CPUs that the local lab's keeper holds awake (locallab/keeper.py); None for
+    a server that is not a local one with a CPU limit, where no keeper belongs."""
+    servers = inventory.group("server")
+    if not servers or cpulimit.local_group(servers[0]) is None:
+        return None
+    return sorted(set(keeper.pids().values()))
 
 
 def _run_id() -> str:

@@ -13,7 +13,7 @@ from webbench_lab.fsutil import write_atomic
 from webbench_lab.hosts.inventory import load_inventory
 from webbench_lab.hosts.keys import known_hosts_line, lab_key
 from webbench_lab.hosts.ssh import check
-from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, network, rootfs, topology
+from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, keeper, network, rootfs, topology
 from webbench_lab.locallab.topology import Topology
 from webbench_lab.paths import LOCAL_INVENTORY, run_dir
 from webbench_lab.templating import render
@@ -57,6 +57,7 @@ def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAUL
                     f"the local lab is already up with server CPU {_limit(topo)}; "
                     "run `webbench-lab lab down` before changing --server-cpu"
                 )
+            _keep_awake(topo)
             step("lab is already up; nothing to do")
             _write_inventory(topo)
             return topo
@@ -95,9 +96,22 @@ def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAUL
     for lab_host in inventory.hosts.values():
         name = check(lab_host)
         step(f"ssh {lab_host.endpoint}: ok (strict host key), hostname {name}")
+    _keep_awake(topo)
     topology.save(topo, "up")
     step(f"inventory written: {LOCAL_INVENTORY}")
     return topo
+
+
+def _keep_awake(topo: Topology) -> None:
+    """A keeper on each CPU of a CPU-limited server that no other host uses (locallab/keeper.py:
+    a throttled server's vCPU otherwise halts between its CFS periods)."""
+    server = topo.host("server")
+    if server.cpu_limit is None:
+        return
+    cpus = keeper.cpus_to_keep(server.cpus, [h.cpus for h in topo.hosts if h.name != server.name])
+    if cpus:
+        keeper.start(cpus)
+        step(f"server CPUs {','.join(map(str, cpus))} kept awake (SCHED_IDLE keeper, outside the hosts)")
 
 
 def _limit(topo: Topology) -> str:
@@ -140,6 +154,7 @@ def down() -> None:
         hosts.stop(name, ns)
         step(f"host {name}: stopped and unmounted")
     aptproxy.stop()
+    keeper.stop()
     network.destroy(topo)
     cpusets.remove_all()
     cpusets.remove_all(top=cpulimit.LAB_GROUP)
@@ -193,7 +208,16 @@ def status() -> list[HostStatus]:
             continue
         try:
             name = check(inventory.hosts[spec.inventory_name], timeout=5)
-            out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}"))
+            out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}{_kept(spec)}"))
         except UserError as exc:
             out.append(HostStatus(spec.name, True, False, str(exc)))
     return out
+
+
+def _kept(spec) -> str:
+    """What status says of a CPU-limited server's keeper."""
+    if spec.cpu_limit is None:
+        return ""
+    cpus = sorted(set(keeper.pids().values()))
+    kept = f"CPUs {','.join(map(str, cpus))} kept awake" if cpus else "no keeper (`lab up` starts it)"
+    return f"; CPU limit {spec.cpu_limit:g} core(s), {kept}"
