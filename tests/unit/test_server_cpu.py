@@ -200,13 +200,19 @@ def test_the_limit_is_lifted_for_a_block_and_set_again_even_when_it_fails(tmp_pa
     assert cpulimit.set_quota("server", 0.25) is True and quota.read_text() == "2500"
 
 
-def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
+@pytest.fixture
+def quota(tmp_path, monkeypatch) -> Path:
+    """The local server's quota file at 0.25 core, in a cgroup tree of the test's own."""
     monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
     (tmp_path / "server").mkdir()
-    quota = tmp_path / "server" / "cpu.cfs_quota_us"
-    quota.write_text("2500")
+    path = tmp_path / "server" / "cpu.cfs_quota_us"
+    path.write_text("2500")
+    return path
+
+
+def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(quota):
+    from types import SimpleNamespace
+
     local = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
     assert cpulimit.local_group(local) == ("server", 0.25)  # type: ignore[arg-type]
     with cpulimit.unlimited(local) as lifted:  # type: ignore[arg-type]
@@ -221,7 +227,7 @@ def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_pat
     )  # type: ignore[arg-type]
 
 
-def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(tmp_path, monkeypatch):
+def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(quota, monkeypatch):
     """verify checks answers and measures nothing: the quota is lifted while it runs."""
     import argparse
     from types import SimpleNamespace
@@ -231,10 +237,6 @@ def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(tmp_p
     from webbench_lab.cli import verify as verify_cli
     from webbench_lab.hosts import inventory as inventory_mod
 
-    monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
-    (tmp_path / "server").mkdir()
-    quota = tmp_path / "server" / "cpu.cfs_quota_us"
-    quota.write_text("2500")
     server = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
 
     class FakeLab:
