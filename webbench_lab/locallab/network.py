@@ -54,7 +54,8 @@ def steer_receive(ns: str, cpus: str) -> None:
     quarter-core server, 18 loads each way): with steering the server's system time per request
     went from 28 to 84 us and its rate from about 1,230 to about 1,000 transactions/s (its own
     kernel work is now in its figure, as on Lab A's machines), the spread of loads in one batch
-    from 5.3-5.7% to 3.0-3.8% (RSD), and the generator's CPU from 2.5 to 3.3 s per 20 s load."""
+    from 5.3-5.7% to 3.0-3.8% (RSD; not in a level-1 run of the suite, where cases interleave:
+    README), and the generator's CPU from 2.5 to 3.3 s per 20 s load."""
     path = f"/sys/class/net/{BENCH_IF}/queues/rx-0/rps_cpus"
     run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {rps_mask(cpus)} > {path}"])
 
