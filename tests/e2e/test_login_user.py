@@ -185,5 +185,5 @@ def test_nobody_logged_in_as_root_over_ssh(login_lab):
     for host in login_lab.hosts.values():
         log = lab_hosts.host_dir(host.name.removeprefix("lab-")) / "init.log"
         users = [m.group(2) for m in ACCEPTED.finditer(log.read_text(errors="replace"))]
-        assert len(users) > 10, log  # provisioning, the apps, the bench: many logins
+        assert len(users) >= 5, log  # provisioning, the apps, the bench: many logins
         assert set(users) == {LOGIN_USER}, sorted(set(users))
