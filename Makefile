@@ -79,7 +79,7 @@ status: venv
 	$(WBL) lab status
 
 test: deps venv
-	$(BIN)/pytest -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest -ra -m "not e2e" $(PYTEST_ARGS)

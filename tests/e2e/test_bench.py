@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import by_group, sh, wbl
-from webbench_lab.locallab import topology
+from webbench_lab.locallab import keeper, topology
 from webbench_lab.paths import REPO
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +61,10 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert int(quota) == round(topology.DEFAULT_SERVER_CPU * 10_000)
     assert list((path / top["dir"]).glob("samples-lab-server.attempt-1.jsonl"))
     assert manifest["server_cpu_limit"] == by_group(lab, "server").cpu_limit == topology.DEFAULT_SERVER_CPU
+    # The server's own CPUs kept awake by the lab's keeper (none where the hosts share one CPU).
+    server_cpus = by_group(lab, "server").cpus
+    kept = keeper.cpus_to_keep(server_cpus, [by_group(lab, "generator").cpus])
+    assert manifest["server_cpus_kept_awake"] == kept
     assert "SIEGE 4.0.7" in manifest["versions"]["generator"]["siege"]
     assert "json output:" in manifest["versions"]["generator"]["siege_config"]
     assert "password" not in json.dumps(manifest["inventory"]).lower()
@@ -74,6 +78,9 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
         assert row["rate"] > 0 and row["requests"] > 0 and row["availability"] == 100.0
         assert isinstance(row["load_interrupted"], bool)
         assert row["server_rss_mb"] > 0 and row["generator_cpu_pct"] is not None
+        # The keeper filled what the throttled server left idle, and is not another tenant.
+        if kept:
+            assert row["server_keeper_cpu_pct"] > 10 and row["server_others_cpu_pct"] is not None, row
         # The case ran alone: the server's CPUs were idle and nothing else of the lab ran.
         assert row["idle"]["quiet"] is True and row["idle"]["running"] == [], row["idle"]
         # Generator-bound: its CPU, or a rate near the generator's ceiling at this concurrency.

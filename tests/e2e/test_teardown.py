@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import UP_ARGS, wbl
-from webbench_lab.locallab import cpusets, topology
+from webbench_lab.locallab import cpusets, keeper, topology
 from webbench_lab.paths import LOCAL_INVENTORY, cache_dir, run_dir
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +70,7 @@ def assert_no_lab_left() -> None:
     assert str(run_dir()) not in mounts
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "hostinit.py" not in procs
+    assert keeper.pids() == {}
     assert str(run_dir()) not in procs  # apt-cacher-ng runs with the lab's config dir
     assert not cpusets.LAB_CPUSET.exists()
     assert not LOCAL_INVENTORY.exists()

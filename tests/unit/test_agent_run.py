@@ -167,7 +167,9 @@ def test_the_sampler_counts_its_hosts_own_work_not_other_tenants_on_the_same_cpu
         host = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--mount-proc"]
         argv = [*host, "taskset", "-c", str(cpu), sys.executable, str(AGENT), "sampler", "nothing", str(out)]
         sampler = subprocess.Popen(argv)
-        time.sleep(3.6)
+        deadline = time.monotonic() + 60  # three samples, however busy the machine is
+        while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
+            time.sleep(0.2)
         sampler.kill()  # unshare: --kill-child ends the sampler (PID 1 there ignores TERM)
         sampler.wait(timeout=10)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from webbench_lab.apps.systems import all_systems
-from webbench_lab.bench import htmlreport, rerender
+from webbench_lab.bench import charts, htmlreport, rerender
 from webbench_lab.bench.results import ResultsDir
 from webbench_lab.cli.main import main
 
@@ -134,6 +134,13 @@ def test_samples_become_a_time_series_per_case_with_samples():
     for case in with_samples:
         svg = svgs[f"samples-{case}"]
         assert "generator CPU %" in svg and "server CPU %" in svg and "server RSS MB" in svg
+        assert "limit" not in svg  # lab-a's server had no CPU limit
+
+
+def test_the_server_cpu_panel_draws_the_servers_cpu_limit():
+    _, svgs, _ = rendered("synthetic")
+    samples = [svg for key, svg in svgs.items() if key.startswith("samples-")]
+    assert samples and all("limit 0.5 core(s)" in svg for svg in samples)
 
 
 def test_the_page_is_self_contained_and_rendering_again_gives_the_same_bytes():
@@ -343,3 +350,20 @@ def test_a_page_that_cannot_be_drawn_costs_the_run_nothing_but_the_page(tmp_path
     assert json.loads((results.path / "manifest.json").read_text())["complete"] is True
     err = capsys.readouterr().err
     assert "report.html not written (ModuleNotFoundError: No module named 'matplotlib')" in err
+
+
+def test_the_state_of_a_run_that_has_not_ended_names_both_what_it_may_be_and_the_way_on():
+    from webbench_lab.bench.htmlreport import run_state
+
+    assert run_state({"complete": True, "resumes": [{}]}) == "complete, resumed 1 time(s)"
+    assert run_state({"complete": False, "interrupted": True}) == "interrupted"
+    state = run_state({"complete": False, "ended": None})
+    assert state.startswith("not finished: running") and "bench --resume" in state
+
+
+def test_a_flag_on_every_bar_is_said_once_and_a_partial_one_names_its_bars():
+    marks = {"a": ["oversubscribed"], "b": ["oversubscribed", "failed"]}
+    chart = charts.Chart("c", "t", "<svg/>", marks, drawn=2)
+    assert chart.by_flag == {"oversubscribed": ["every bar"], "failed": ["b"]}
+    uncounted = charts.Chart("c", "t", "<svg/>", {"a": ["oversubscribed"]})
+    assert uncounted.by_flag == {"oversubscribed": ["a"]}

@@ -54,7 +54,9 @@ class LocalControl(HostControl):
     without SSH (its typed commands and the answer parsing are HostControl's own)."""
 
     def __init__(self, name: str, root: Path, marker: str) -> None:  # no connection to open
-        self.host = SimpleNamespace(name=name, bench_address="127.0.0.1", cpus="0", become=False)
+        self.host = SimpleNamespace(
+            name=name, bench_address="127.0.0.1", cpus="0", become=False, vars={}, cpu_limit=None
+        )
         self.vars = host_vars({"apps_run_root": str(root), "apps_agent": str(AGENT)})
         self.env = {**os.environ, "WEBBENCH_RUN_ROOT": str(root), "WEBBENCH_MARKER": marker}
         root.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ def record(name: str, started: str | None, ended: str | None, status: str = "ok"
     return CaseRecord(
         case=name, system=name.split("-L")[0], level=1, scenario="hello", endpoint="/", repeat=1,
         status=status, duration_s=20, warmup_s=3, started=started, ended=ended,
+        idle={"quiet": True, "waited_s": 2.5} if started else None,
     )  # fmt: skip
 
 
@@ -24,6 +25,7 @@ def test_the_wall_time_splits_into_load_and_each_phase_around_it():
     o = breakdown(manifest, records)
     assert (o.wall_s, o.load_s, o.measured) == (110, 46, 2)
     assert o.before_first_s == 30 and o.between_s == [5, 4] and o.after_last_s == 10
+    assert o.idle_check_s == 5.0  # the first case's idle check is before it, not between cases
     assert o.inside_s == 24 + 23 + 14 - 46  # a failed case's span is all overhead
     assert o.wall_s == o.before_first_s + sum(o.between_s) + o.inside_s + o.load_s + o.after_last_s
     assert abs(o.ratio - 110 / 46) < 1e-9

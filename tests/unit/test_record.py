@@ -130,7 +130,7 @@ def test_tables_show_an_unknown_bound_as_a_question_mark():
     row.resources = dataclasses.replace(row.resources, generator_bound=None, samples_missing=True)
     row.retried = False
     (_, _, body), *_ = report.tables(load_suite("web_bench_2011"), [row])
-    assert body[0][1] == "50 ±? ?"  # one repeat: its interval is unknown too
+    assert body[0][1] == "50.1 ±? ?"  # one repeat: its interval is unknown too
     assert "? generator-bound unknown" in report.FOOTNOTE
 
 
@@ -145,3 +145,35 @@ def test_a_hosts_own_load_counts_not_the_cpus_total_and_older_samples_still_read
     assert res.server_cpu_pct == 25.0 and res.server_cpu_s == 5.0 and res.server_app_cpu_s == 4.6
     old = Resources.from_samples({"generator:g": [{"host_cpu_pct": 94.0}]})
     assert old.generator_cpu_pct == 94.0 and old.generator_bound is True
+
+
+def test_other_tenants_share_is_recorded_per_host_and_summed_up_in_one_report_line():
+    from webbench_lab.bench.report import tenants_line
+
+    crowded = [{"host_cpu_pct": 94.0, "own_cpu_pct": 12.0, "proc_cpu_pct": 11.0, "rss_kb": 1, "cpus": 1}]
+    server = [{"host_cpu_pct": 90.0, "own_cpu_pct": 25.0, "proc_cpu_pct": 23.0, "rss_kb": 1, "cpus": 1}]
+    res = Resources.from_samples(
+        {"server": server * 20, "generator:g": crowded * 20}, 20, ["server", "generator:g"]
+    )
+    assert (res.server_others_cpu_pct, res.generator_others_cpu_pct) == (65.0, 82.0)
+    busy, quiet = measured(), measured()
+    busy.resources, quiet.case = res, "tornado-L1-hello-r1"
+    quiet.resources = Resources.from_samples({"server": [{**server[0], "host_cpu_pct": 30.0}] * 20})
+    line = tenants_line([busy, quiet])
+    assert line is not None
+    assert "on average 35% of the server's CPUs and 82% of the generator's" in line
+    assert f"most: 65% of the server's, in {busy.case}" in line
+    old = Resources.from_samples({"server": [{"host_cpu_pct": 50.0, "proc_cpu_pct": 1.0, "rss_kb": 1}]})
+    assert old.server_others_cpu_pct is None
+    quiet.resources = old
+    busy.resources = old
+    assert tenants_line([busy, quiet]) is None
+
+
+def test_a_hosts_own_load_never_exceeds_its_cpus_total():
+    """Without IRQ time accounting an interrupt counts in the process it interrupted and in the
+    CPU's interrupt time: the sum (own_cpu_pct) can pass the CPUs' total; the total bounds it."""
+    saturated = [{"host_cpu_pct": 99.0, "own_cpu_pct": 124.0, "proc_cpu_pct": 98.0, "rss_kb": 1, "cpus": 1}]
+    res = Resources.from_samples({"generator:g": saturated * 20}, 20, ["generator:g"])
+    assert res.generator_cpu_pct == 99.0 and res.generator_bound is True
+    assert res.generator_others_cpu_pct == 0.0

@@ -54,3 +54,9 @@ def test_manifest_settings_hold_each_scenarios_effective_settings():
         "concurrency": 8, "duration_s": 60, "timeout_s": 60, "why": suite.scenarios[1].why}  # fmt: skip
     quick = effective_suite(suite, Options(quick=True))
     assert _settings(quick, Options(quick=True))["scenario_settings"]["CPU-bound"]["duration_s"] == 3
+
+
+def test_rates_keep_the_decimals_they_need():
+    # Lab B's CPU-bound Python rates are about 0.3 requests/s: `,.0f` printed them as 0.
+    values = (0.3046, 6.97, 28.73, 522.4, 16902.2, 0.0, None)
+    assert [report.fmt_rate(v) for v in values] == ["0.30", "6.97", "28.7", "522", "16,902", "0", "-"]

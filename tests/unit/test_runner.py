@@ -565,3 +565,27 @@ def test_a_case_well_below_the_ceiling_keeps_its_cpu_verdict_and_without_a_ceili
     runner2.run(cases2[:1])
     (plain,) = runner2.results.records.values()
     assert plain.ceiling_share is None and plain.near_ceiling is None
+
+
+def test_starting_verifying_and_stopping_run_without_the_servers_cpu_limit_and_the_case_with_it(
+    results, monkeypatch
+):
+    """What is not measured need not be slowed by a quarter-core limit; the measurement is."""
+    import contextlib
+
+    lab = FakeLab()
+
+    @contextlib.contextmanager
+    def unlimited(host):
+        assert host is lab.server.host
+        lab.events.append(("lift",))
+        yield True
+        lab.events.append(("limit",))
+
+    monkeypatch.setattr(runner_mod.cpulimit, "unlimited", unlimited)
+    c = case("go-http", 1, 1)
+    MeasureRecorder(lab, results).run([c])
+    assert lab.events == [
+        ("system", "go-http", 1), ("lift",), ("start", "go-http", 1), ("probe", "go-http", 1), ("limit",),
+        ("case", c.key), ("measure", c.key), ("lift",), ("stop", "go-http"), ("limit",),
+    ]  # fmt: skip

@@ -200,13 +200,19 @@ def test_the_limit_is_lifted_for_a_block_and_set_again_even_when_it_fails(tmp_pa
     assert cpulimit.set_quota("server", 0.25) is True and quota.read_text() == "2500"
 
 
-def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
+@pytest.fixture
+def quota(tmp_path, monkeypatch) -> Path:
+    """The local server's quota file at 0.25 core, in a cgroup tree of the test's own."""
     monkeypatch.setattr(cpulimit, "LAB_GROUP", tmp_path)
     (tmp_path / "server").mkdir()
-    quota = tmp_path / "server" / "cpu.cfs_quota_us"
-    quota.write_text("2500")
+    path = tmp_path / "server" / "cpu.cfs_quota_us"
+    path.write_text("2500")
+    return path
+
+
+def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(quota):
+    from types import SimpleNamespace
+
     local = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
     assert cpulimit.local_group(local) == ("server", 0.25)  # type: ignore[arg-type]
     with cpulimit.unlimited(local) as lifted:  # type: ignore[arg-type]
@@ -219,3 +225,36 @@ def test_only_a_local_lab_host_with_a_limit_is_run_unlimited_for_a_block(tmp_pat
         cpulimit.local_group(SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=None))
         is None
     )  # type: ignore[arg-type]
+
+
+def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(quota, monkeypatch):
+    """verify checks answers and measures nothing: the quota is lifted while it runs."""
+    import argparse
+    from types import SimpleNamespace
+
+    from webbench_lab.apps import lifecycle
+    from webbench_lab.apps import verify as verify_mod
+    from webbench_lab.cli import verify as verify_cli
+    from webbench_lab.hosts import inventory as inventory_mod
+
+    server = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25)
+
+    class FakeLab:
+        def __init__(self, inventory) -> None:
+            self.server = SimpleNamespace(host=server)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+    seen = []
+    monkeypatch.setattr(lifecycle, "Lab", FakeLab)
+    monkeypatch.setattr(inventory_mod, "load_inventory", lambda source: None)
+    monkeypatch.setattr(verify_cli, "resolve_inventory", lambda source: source)
+    monkeypatch.setattr(verify_mod, "verify_systems", lambda lab, names, level, on_result: seen.append(
+        quota.read_text()) or [])  # fmt: skip
+    args = argparse.Namespace(systems=["go-http"], level="1", inventory=None)
+    assert verify_cli.run(args) == 0
+    assert seen == ["-1"] and quota.read_text() == "2500"

@@ -192,6 +192,12 @@ def _pid_file(name: str) -> Path:
     return _run_dir(name) / "supervisor.pid"
 
 
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (state first; the name may hold spaces
+    and parentheses, so it is cut at the last ')'); OSError when the process is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -200,7 +206,7 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = _stat(pid)[0]
     except OSError:
         return False
     return state != "Z"
@@ -213,7 +219,7 @@ def _proc_table() -> dict[int, tuple[int, list[bytes]]]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry.name)
             env = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue
@@ -255,7 +261,7 @@ def _identity(pid: int) -> str | None:
     names another process (None when it has exited: a session id is not reused while any
     process is still in that session)."""
     try:
-        started = (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[19]
+        started = _stat(pid)[19]
     except (OSError, IndexError):
         return None
     return f"{_boot_id()} {started}"
@@ -817,33 +823,32 @@ def _process_ticks() -> int:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry.name)
             total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             continue
     return total
 
 
-def _cpu_ticks(cpus: set[int]) -> int:
-    """Busy jiffies of the given CPUs (user+nice+system+irq+softirq+steal) from /proc/stat."""
-    busy = 0
+def _cpu_stat(cpus: set[int]) -> list[list[int]]:
+    """The /proc/stat jiffies of each of the given CPUs: user nice system idle iowait irq softirq steal."""
+    found = []
     for line in Path("/proc/stat").read_text().splitlines():
         head = line.split()[0] if line else ""
         if head.startswith("cpu") and head[3:].isdigit() and int(head[3:]) in cpus:
-            f = [int(x) for x in line.split()[1:9]]
-            busy += f[0] + f[1] + f[2] + f[5] + f[6] + f[7]
-    return busy
+            found.append([int(x) for x in line.split()[1:9]])
+    return found
+
+
+def _cpu_ticks(cpus: set[int]) -> int:
+    """Busy jiffies of the given CPUs (user+nice+system+irq+softirq+steal)."""
+    return sum(f[0] + f[1] + f[2] + f[5] + f[6] + f[7] for f in _cpu_stat(cpus))
 
 
 def _irq_ticks(cpus: set[int]) -> int:
-    """Interrupt and softirq jiffies of the given CPUs: work no process is charged with."""
-    ticks = 0
-    for line in Path("/proc/stat").read_text().splitlines():
-        head = line.split()[0] if line else ""
-        if head.startswith("cpu") and head[3:].isdigit() and int(head[3:]) in cpus:
-            f = [int(x) for x in line.split()[1:8]]
-            ticks += f[5] + f[6]
-    return ticks
+    """Interrupt and softirq jiffies of the given CPUs: the kernel's work for this host's traffic,
+    some of it in no process's time (the sampler bounds the sum by the CPUs' total)."""
+    return sum(f[5] + f[6] for f in _cpu_stat(cpus))
 
 
 def cpu_list(text: str) -> set[int]:
@@ -867,7 +872,7 @@ def _proc_usage(pids: list[int]) -> tuple[int, int]:
     ticks = rss = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(pid)
             ticks += int(fields[11]) + int(fields[12])
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -913,7 +918,11 @@ def sampler(target: str, out_path: str, interval: float = 1.0) -> None:
                     {
                         "t": round(time.time(), 3),
                         "host_cpu_pct": round(100.0 * (host - last_host) / hz / dt / len(cpus), 2),
-                        "own_cpu_pct": round(100.0 * max(0, own - last_own) / hz / dt / len(cpus), 2),
+                        # at most the CPUs' total: without IRQ time accounting an interrupt is
+                        # charged to the process it interrupted too (Resources' host_load)
+                        "own_cpu_pct": round(
+                            100.0 * min(max(0, own - last_own), host - last_host) / hz / dt / len(cpus), 2
+                        ),
                         "cpus": len(cpus),
                         "proc_cpu_pct": round(100.0 * proc_delta / hz / dt, 2),
                         "rss_kb": rss,

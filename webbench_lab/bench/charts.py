@@ -61,15 +61,19 @@ class Chart:
     title: str
     svg: str
     marks: dict[str, list[str]]  # label (bar or line, with its group) -> flags drawn on it
+    drawn: int = 0  # how many bars the chart has (0: not counted)
 
     @property
     def by_flag(self) -> dict[str, list[str]]:
-        """The marked labels per flag, for the caption: one line per flag reads faster."""
+        """The marked labels per flag, for the caption: one line per flag reads faster, and a flag
+        on every bar (level 4 on a one-core server: all oversubscribed) is said in two words."""
         out: dict[str, list[str]] = {}
         for label, flags in self.marks.items():
             for flag in flags:
                 out.setdefault(flag, []).append(label)
-        return out
+        every = self.drawn > 1
+        return {flag: ["every bar"] if every and len(labels) == self.drawn else labels
+                for flag, labels in out.items()}  # fmt: skip
 
     @property
     def data_uri(self) -> str:
@@ -157,7 +161,7 @@ def levels_chart(
         right.set_title(f"normalised to {absolute[0].label}", pad=16)
         right.axhline(1.0, color="black", linewidth=0.6)
         fig.suptitle(title)
-        return Chart(chart_id, title, _svg(fig), marks)
+        return Chart(chart_id, title, _svg(fig), marks, drawn=len(absolute))
 
 
 def grouped_chart(
@@ -213,7 +217,7 @@ def grouped_chart(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_title(title)
-        return Chart(chart_id, title, _svg(fig), marks)
+        return Chart(chart_id, title, _svg(fig), marks, drawn=sum(len(bars) for bars in groups.values()))
 
 
 def scaling_chart(chart_id: str, title: str, levels: list[int], lines: list[Line]) -> Chart:
@@ -261,12 +265,21 @@ def scaling_chart(chart_id: str, title: str, levels: list[int], lines: list[Line
 Series = list[tuple[str, list[float], list[float]]]  # (label, seconds, values) per repeat
 
 
-def timeseries_chart(chart_id: str, title: str, panels: dict[str, Series]) -> Chart:
-    """Small multiples of one case's samples over time (one line per repeat)."""
+def timeseries_chart(
+    chart_id: str, title: str, panels: dict[str, Series], limits: dict[str, tuple[float, str]] | None = None
+) -> Chart:
+    """Small multiples of one case's samples over time (one line per repeat); `limits` draws a
+    dashed line on a panel (the server's CPU quota: a flat line at it is a server at its limit)."""
+    limits = limits or {}
     with _figure(10, 2.0, ncols=len(panels)) as (fig, axes):
         for ax, (name, series) in zip(axes, panels.items(), strict=True):
             for label, xs, ys in series:
                 ax.plot(xs, ys, linewidth=0.9, label=label)
+            if name in limits:
+                y, text = limits[name]
+                ax.axhline(y, color="black", linestyle="--", linewidth=0.8)
+                ax.annotate(text, (0.01, y), xycoords=("axes fraction", "data"), xytext=(0, 2),
+                            textcoords="offset points", fontsize=6)  # fmt: skip
             ax.set_title(name, fontsize=8)
             ax.set_xlabel("s", fontsize=7)
             ax.grid(alpha=0.3)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.apps.systems import all_systems
 from webbench_lab.bench import charts, report
 from webbench_lab.bench.charts import Bar, Chart, Line
@@ -171,7 +172,11 @@ def run_state(manifest: dict[str, Any]) -> str:
     elif manifest.get("ended"):
         state = "incomplete"
     else:
-        state = "running (this report is rewritten as cases finish)"
+        # The files cannot tell a live run from one whose driver died: say both, and the way on.
+        state = (
+            "not finished: running (this report is rewritten as cases finish), or its driver "
+            "died (`webbench-lab bench --resume` continues it)"
+        )
     resumes = len(manifest.get("resumes", []))
     return f"{state}, resumed {resumes} time(s)" if resumes else state
 
@@ -246,11 +251,15 @@ def deviations(suite: Suite, manifest: dict[str, Any], host_rows: list[dict[str,
 
 
 def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str, Any]) -> list[Chart]:
-    """Per case, its repeats' samples over time: generator CPU, server CPU and server RSS."""
+    """Per case, its repeats' samples over time: generator CPU, server CPU (with its limit, where
+    the server had one) and server RSS."""
     roles = {
         name: "server" if "server" in h.get("groups", []) else "generator"
         for name, h in (manifest.get("inventory") or {}).items()
     }
+    limit = manifest.get("server_cpu_limit")
+    server_cpus = next((_cpu_count(h.get("cpus")) for name, h in (manifest.get("inventory") or {}).items()
+                        if roles[name] == "server"), None)  # fmt: skip
     groups: dict[str, list[CaseRecord]] = {}
     for r in records:
         groups.setdefault(r.case.rpartition("-r")[0], []).append(r)
@@ -269,9 +278,21 @@ def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str
                     panels["server RSS MB"].append((label, xs, [s["rss_kb"] / 1024 for s in samples]))
                 else:
                     panels["generator CPU %"].append((label, xs, [host_load(s) for s in samples]))
+        limits = {}
+        cpus = rows[0].server_cpus or server_cpus
+        if isinstance(limit, int | float) and cpus:
+            limits["server CPU %"] = (100 * limit / cpus, f"limit {limit:g} core(s)")
         if any(panels.values()):
-            out.append(charts.timeseries_chart(f"samples-{case}", case, panels))
+            out.append(charts.timeseries_chart(f"samples-{case}", case, panels, limits))
     return out
+
+
+def _cpu_count(cpus: Any) -> int | None:
+    """How many CPUs a cpuset list names ("1", "0-1,3"); None when it is not one."""
+    try:
+        return len(cpu_list(cpus)) or None
+    except (AttributeError, ValueError):
+        return None
 
 
 def _samples(case_dir: Path, record: CaseRecord) -> dict[str, list[dict[str, Any]]]:
@@ -321,7 +342,7 @@ def html(
         title=s.title, suite=s.name, lab=s.lab, results=str(Path(results_path).resolve()),
         settings=f"load tool {s.load_tool}, {s.concurrency} concurrent, {s.duration} s per case "
         f"(+{s.warmup} s warm-up), {report.repeats_line(s)}, levels {', '.join(map(str, s.levels))}",
-        lab_lines=report.lab_lines(manifest), state=run_state(manifest),
+        lab_lines=report.lab_lines(manifest, records), state=run_state(manifest),
         commit=manifest.get("lab_commit") or "unknown",
         started=manifest.get("started", "?"), ended=manifest.get("ended") or "-",
         hosts=host_rows, versions=versions(manifest), audit_error=manifest.get("audit_error"),

@@ -34,6 +34,7 @@ class Overhead:
     measured: int
     before_first_s: float
     between_s: list[float]  # from one case's end to the next one's start
+    idle_check_s: float  # of which the idle checks before the cases (each at least its window)
     inside_s: float  # the cases' own spans beyond their load
     after_last_s: float
 
@@ -56,7 +57,7 @@ def breakdown(manifest: dict, records: list[CaseRecord], wall_s: float | None = 
     if wall_s is None:
         wall_s = (end - start) if end is not None else 0.0
     if not timed:
-        return Overhead(wall_s, load, len(measured), wall_s, [], 0.0, 0.0)
+        return Overhead(wall_s, load, len(measured), wall_s, [], 0.0, 0.0, 0.0)
     spans = [(_t(r.started or ""), _t(r.ended or "")) for r in timed]
     between = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
     inside = sum(e - s for s, e in spans) - sum(
@@ -68,6 +69,7 @@ def breakdown(manifest: dict, records: list[CaseRecord], wall_s: float | None = 
         measured=len(measured),
         before_first_s=spans[0][0] - start,
         between_s=between,
+        idle_check_s=sum(float((r.idle or {}).get("waited_s") or 0) for r in timed[1:]),
         inside_s=inside,
         after_last_s=(start + wall_s) - spans[-1][1],
     )
@@ -83,6 +85,7 @@ def describe(o: Overhead) -> list[str]:
             f"  between cases (stop, start, idle check): {sum(o.between_s):.0f} s over {len(o.between_s)}"
             f" gaps, median {statistics.median(o.between_s):.1f} s, max {max(o.between_s):.0f} s"
         )
+        lines.append(f"    of which the idle checks: {o.idle_check_s:.0f} s")
     lines.append(f"  inside cases beyond their load (samplers, collection, retries): {o.inside_s:.0f} s")
     lines.append(f"  after the last case (report, audit): {o.after_last_s:.0f} s")
     return lines

@@ -77,10 +77,22 @@ class Figures:
 
 def host_load(sample: dict[str, Any]) -> float:
     """A host's CPU% in one sample: its own work (own_cpu_pct: its processes and its CPUs'
-    interrupts), not what other tenants ran on the same CPUs; samplers older than own_cpu_pct
-    recorded only the CPUs' total (host_cpu_pct)."""
+    interrupts), not what other tenants ran on the same CPUs, and never more than the CPUs' total
+    (host_cpu_pct): a kernel without IRQ time accounting charges an interrupt both to the process
+    it interrupted and to the CPU's interrupt time, so the sum can count it twice. Samplers older
+    than own_cpu_pct recorded only the CPUs' total."""
+    host = float(sample["host_cpu_pct"])
     own = sample.get("own_cpu_pct")
-    return float(own if own is not None else sample["host_cpu_pct"])
+    return host if own is None else min(float(own), host)
+
+
+def _others(samples: list[dict[str, Any]]) -> list[float]:
+    """Other tenants' share of the host's CPUs per sample, where the sampler told both apart."""
+    return [
+        float(s["host_cpu_pct"]) - host_load(s)
+        for s in samples
+        if s.get("own_cpu_pct") is not None and s.get("host_cpu_pct") is not None
+    ]
 
 
 @dataclass
@@ -106,6 +118,14 @@ class Resources:
     # teardown in the kernel, the app's does not.
     server_cpu_us_per_req: float | None = None
     server_app_cpu_us_per_req: float | None = None
+    # What other tenants of the machine ran on each host's CPUs meanwhile (host_cpu_pct minus
+    # own_cpu_pct): on a local lab the hosts share the machine's CPUs, and a tenant's work slows
+    # the lab's through shared caches even where the scheduler gives the lab priority.
+    server_others_cpu_pct: float | None = None
+    generator_others_cpu_pct: float | None = None
+    # The local lab's keeper (locallab/keeper.py) on the server's CPUs: the lab's own, not another
+    # tenant's, so it is taken out of server_others_cpu_pct and kept here.
+    server_keeper_cpu_pct: float | None = None
 
     @classmethod
     def from_samples(
@@ -117,7 +137,8 @@ class Resources:
         """`hosts`: the samplers that should have run ("server", "generator:<name>"), each for
         `seconds`."""
         server = samples.get("server", [])
-        gen_cpu = [host_load(s) for k, v in samples.items() if k.startswith("generator") for s in v]
+        generators = [s for k, v in samples.items() if k.startswith("generator") for s in v]
+        gen_cpu = [host_load(s) for s in generators]
         rss = [s["rss_kb"] for s in server]
         gen_mean = _mean(gen_cpu)
         missing = None
@@ -140,7 +161,18 @@ class Resources:
             samples_missing=missing,
             server_cpu_s=cpu_s,
             server_app_cpu_s=app_s,
+            server_others_cpu_pct=_mean(_others(server)),
+            generator_others_cpu_pct=_mean(_others(generators)),
         )
+
+    def exclude_keeper(self, pct: float | None) -> None:
+        """Take the keeper's share of the server's CPUs (percent, None: unknown) out of the other
+        tenants' figure, where the sampler told tenants apart at all."""
+        if pct is None:
+            return
+        self.server_keeper_cpu_pct = round(pct, 1)
+        if self.server_others_cpu_pct is not None:
+            self.server_others_cpu_pct = round(max(0.0, self.server_others_cpu_pct - pct), 1)
 
     def add_cost(self, requests: int) -> None:
         """CPU per request (µs) from the CPU seconds; None when no request succeeded or the CPU

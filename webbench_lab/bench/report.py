@@ -42,9 +42,18 @@ def _cell(agg: Aggregate | None) -> tuple[str, float | None]:
     return _with_ci(agg.rate) + _marks(agg), agg.rate.mean
 
 
-def _with_ci(stat: Stat, digits: int = 0) -> str:
+def _with_ci(stat: Stat) -> str:
     ci = "?" if stat.ci95_pct is None else f"{stat.ci95_pct:.1f}%"
-    return f"{_fmt(stat.mean, digits)} ±{ci}"
+    return f"{fmt_rate(stat.mean)} ±{ci}"
+
+
+def fmt_rate(value: float | None) -> str:
+    """A rate with the decimals it needs: Lab B's CPU-bound Python rates are a fraction of a
+    request per second, which `,.0f` turned into 0."""
+    if value is None:
+        return "-"
+    size = abs(value)
+    return _fmt(value, 0 if size >= 100 or size == 0 else 1 if size >= 10 else 2)
 
 
 def _n(agg: Aggregate | None) -> str:
@@ -173,15 +182,25 @@ FOOTNOTE = (
 )
 
 
-def lab_lines(manifest: dict[str, Any]) -> list[str]:
-    """What the figures were measured on, beside them: the server's CPU limit and the generator's
-    ceiling per concurrency (bench/ceiling.py)."""
+def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None) -> list[str]:
+    """What the figures were measured on, beside them: the server's CPU limit, the generator's
+    ceiling per concurrency (bench/ceiling.py), and what other tenants of the machine ran on the
+    hosts' CPUs during the measurements."""
     limit = manifest.get("server_cpu_limit")
     lines = [
         f"Server CPU: limited to {limit:g} core(s) of CPU time (cgroup CFS quota, `lab up --server-cpu`)."
         if limit
         else "Server CPU: not limited (all of its CPUs)."
     ]
+    kept = manifest.get("server_cpus_kept_awake")
+    if kept:
+        lines.append(
+            f"Server CPUs {', '.join(map(str, kept))} kept awake by the local lab's keeper (a SCHED_IDLE "
+            "loop outside the hosts that runs only when nothing else can): a throttled vCPU that halts "
+            "between CFS periods wakes late and cold, and the server then used less than its quota."
+        )
+    elif kept == [] and limit:
+        lines.append("Server CPUs not kept awake: no keeper ran (`lab up` starts one).")
     for key, top in (manifest.get("generator_ceiling") or {}).items():
         rate, gen = top.get("rate"), top.get("generator_cpu_pct")
         if not rate:
@@ -200,7 +219,36 @@ def lab_lines(manifest: dict[str, Any]) -> list[str]:
             f"Generator ceiling at {key} ({top.get('endpoint')} from nginx's fixed replies): "
             f"{rate:,.0f} requests/s ({how}); {mark}."
         )
-    return lines
+    tenants = tenants_line(records or [])
+    return [*lines, tenants] if tenants else lines
+
+
+def tenants_line(records: list[CaseRecord]) -> str | None:
+    """Other tenants' mean share of the server's and the generator's CPUs over the measured
+    cases, and the case where they took the most (None: no sampler told them apart)."""
+    seen = [(r.case, r.resources) for r in records if r.ok and r.resources is not None]
+    server = [
+        (res.server_others_cpu_pct, case) for case, res in seen if res.server_others_cpu_pct is not None
+    ]
+    gen = [res.generator_others_cpu_pct for _, res in seen if res.generator_others_cpu_pct is not None]
+    if not server and not gen:
+        return None
+    top, where = max(server) if server else (0.0, "-")
+    mean = sum(v for v, _ in server) / len(server) if server else 0.0
+    gmean = sum(gen) / len(gen) if gen else 0.0
+    kept = [res.server_keeper_cpu_pct for _, res in seen if res.server_keeper_cpu_pct is not None]
+    keeper = (
+        f" The keeper filled on average {sum(kept) / len(kept):.0f}% of the server's CPUs, the time "
+        "the server left idle; it is not counted as another tenant."
+        if kept
+        else ""
+    )
+    return (
+        f"Other tenants of the machine (not the lab's hosts) used on average {mean:.0f}% of the server's "
+        f"CPUs and {gmean:.0f}% of the generator's during the measurements (most: {top:.0f}% of the "
+        f"server's, in {where}); the lab's CPU figures leave them out, but their work can slow the "
+        f"lab's through shared caches: run nothing else on the machine during a bench.{keeper}"
+    )
 
 
 def repeats_line(suite: Suite) -> str:
@@ -231,7 +279,7 @@ def markdown(suite: Suite, rows: list[CaseRecord], manifest: dict[str, Any]) -> 
         f"{suite.concurrency} concurrent, {suite.duration} s per case (+{suite.warmup} s warm-up), "
         f"{repeats_line(suite)}. Run complete: {manifest.get('complete')}.",
         "",
-        *[f"{line}\n" for line in lab_lines(manifest)],
+        *[f"{line}\n" for line in lab_lines(manifest, rows)],
     ]
     for title, header, body in tables(suite, rows):
         lines += [

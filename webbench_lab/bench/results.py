@@ -32,7 +32,8 @@ SUMMARY_FIELDS = [
     "load_tool", "concurrency", "duration_s", "rate", "requests", "failures", "availability",
     "p50_ms", "p90_ms", "p99_ms", "mean_ms", "generator_cpu_pct", "generator_bound",
     "server_cpu_pct", "server_app_cpu_pct", "server_rss_mb", "server_cpu_us_per_req",
-    "server_app_cpu_us_per_req", "samples_missing", "attempt", "retried", "cpus_asked",
+    "server_app_cpu_us_per_req", "server_others_cpu_pct", "generator_others_cpu_pct", "server_keeper_cpu_pct",
+    "samples_missing", "attempt", "retried", "cpus_asked",
     "server_cpus", "oversubscribed", "repeats", "n", "failed",
     *(f"{key}_{part}" for key in AGGREGATED for part in ("ci95", "ci95_pct", "rsd_pct", "n")),
 ]  # fmt: skip

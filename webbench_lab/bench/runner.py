@@ -28,7 +28,7 @@ from webbench_lab.bench.results import ResultsDir
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl, as_root, read_answer, with_stdin
-from webbench_lab.locallab import cpulimit
+from webbench_lab.locallab import cpulimit, keeper
 
 LOAD = "load"
 SAMPLER = "sampler"
@@ -119,7 +119,10 @@ class Runner:
 
     def run(self, cases: list[Case]) -> None:
         """Each case on a system started for it alone and stopped after it: work a case leaves
-        queued in the system (workers still computing) ends with it, never in the next case."""
+        queued in the system (workers still computing) ends with it, never in the next case.
+        Starting, verifying and stopping are not measured: on a local lab they run without the
+        server's CPU limit (a Python system imports 4 times slower at a quarter core); the idle
+        check and the measurement run with it."""
         unbuildable: dict[str, str] = {}
         for case in cases:
             system = get_system(case.system)
@@ -127,7 +130,8 @@ class Runner:
             reason = unbuildable.get(system.name, "")
             log_files: list[tuple[str, int]] = []
             if not reason:
-                reason, log_files = self._start_and_verify(system, case.level)
+                with cpulimit.unlimited(self.lab.server.host):
+                    reason, log_files = self._start_and_verify(system, case.level)
                 if reason.startswith(f"start: {NOT_BUILDABLE}"):
                     unbuildable[system.name] = reason
             try:
@@ -138,7 +142,8 @@ class Runner:
                     self._measure(system, case)
             finally:
                 if not reason or reason.startswith("verification"):
-                    self._stop(system)
+                    with cpulimit.unlimited(self.lab.server.host):
+                        self._stop(system)
                 self._keep_logs(self.results.case_dir(case), log_files)
 
     def _start_and_verify(self, system: System, level: int) -> tuple[str, list[tuple[str, int]]]:
@@ -233,6 +238,19 @@ class Runner:
             self.failed += 1
         self.results.write_case(record)
 
+    def _keepers(self) -> list[int]:
+        """The keepers of a local CPU-limited server's CPUs (none for real machines)."""
+        return sorted(keeper.pids()) if cpulimit.local_group(self.lab.server.host) else []
+
+    def _keeper_pct(self, keepers: list[int], before: float | None, seconds: float) -> float | None:
+        """The keepers' share of the server's CPUs over `seconds` (percent; None: no keeper, or
+        one ended meanwhile)."""
+        after = keeper.cpu_seconds(keepers)
+        cpus = self.lab.server.host.cpus
+        if not keepers or before is None or after is None or seconds <= 0 or not cpus:
+            return None
+        return 100.0 * (after - before) / seconds / len(cpu_list(cpus))
+
     def _attempt(self, system: System, case: Case, number: int, out_dir: Path | None = None) -> Attempt:
         """One warm-up and one measurement, every file named by the attempt (in the case's
         directory, or `out_dir`)."""
@@ -243,11 +261,14 @@ class Runner:
         warmup = None
         if suite.warmup:
             warmup = self._load(system, case, suite.warmup, case_dir, None)
+        keepers = self._keepers()
+        kept_before, since = keeper.cpu_seconds(keepers), time.monotonic()
         samplers = self._start_samplers(system)
         try:
             load = self._load(system, case, duration, case_dir, number)
         finally:
             samples = self._stop_samplers(samplers, case_dir, number)
+        kept = self._keeper_pct(keepers, kept_before, time.monotonic() - since)
         hung = [f"{name} ({how})" for name, how in load.ended.items() if how == "killed"]
         reason = (
             f"{', '.join(hung)} still running {self.load_grace:g} s after its {duration} s, "
@@ -256,6 +277,7 @@ class Runner:
             else ""
         )
         resources = Resources.from_samples(samples, duration, self._sampled_hosts())
+        resources.exclude_keeper(kept)
         record = AttemptRecord(
             attempt=number,
             started=_iso(started),

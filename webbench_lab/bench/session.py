@@ -33,6 +33,7 @@ from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
 from webbench_lab.hosts.guard import RunGuard, describe_dead_run
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
+from webbench_lab.locallab import cpulimit, keeper
 from webbench_lab.ui import console, out
 
 
@@ -74,6 +75,7 @@ def _run(
             run_id=guard.run_id,
             dead_runs=guard.dead_runs,
             server_cpu_limit=_server_cpu_limit(inventory),
+            server_cpus_kept_awake=_kept_awake(inventory),
         )
         live = LiveReport(results.path)
         results.after_case = live.kick
@@ -115,7 +117,7 @@ def _run(
     for table in report.rich_tables(run_suite, list(results.records.values())):
         out.print(table)
     out.print(report.FOOTNOTE)
-    for line in report.lab_lines(results.manifest):
+    for line in report.lab_lines(results.manifest, list(results.records.values())):
         out.print(line, markup=False)
     out.print(f"results: {results.path}")
     out.print(f"report: {results.path / 'report.html'}")
@@ -133,7 +135,8 @@ def _ceilings(results: ResultsDir, runner: Runner, cases: list[Case]) -> None:
     results.write_json(results.path / "manifest.json", results.manifest)
     for key, found in runner.ceilings.items():
         rate = found.get("rate")
-        text = f"{rate:,.0f} req/s" if rate else f"not measured ({found.get('reason') or 'no figure'})"
+        reason = found.get("reason") or "no figure"
+        text = f"{report.fmt_rate(rate)} req/s" if rate else f"not measured ({reason})"
         limited = ", generator not busy: a lower bound" if found.get("generator_limited") is False else ""
         runner.progress.bar.console.print(f"generator ceiling at {key}: {text}{limited}", markup=False)
 
@@ -142,6 +145,15 @@ def _server_cpu_limit(inventory: LabInventory) -> float | None:
     """The server's CPU time in cores where the inventory limits it (lab up --server-cpu)."""
     servers = inventory.group("server")
     return servers[0].cpu_limit if servers else None
+
+
+def _kept_awake(inventory: LabInventory) -> list[int] | None:
+    """The server's CPUs that the local lab's keeper holds awake (locallab/keeper.py); None for
+    a server that is not a local one with a CPU limit, where no keeper belongs."""
+    servers = inventory.group("server")
+    if not servers or cpulimit.local_group(servers[0]) is None:
+        return None
+    return sorted(set(keeper.pids().values()))
 
 
 def _run_id() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from webbench_lab.commands import run
@@ -13,7 +14,7 @@ from webbench_lab.hosts.control import HostControl
 from webbench_lab.hosts.inventory import LabHost, load_inventory
 from webbench_lab.hosts.keys import known_hosts_line, lab_key
 from webbench_lab.hosts.ssh import check
-from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, login, network, rootfs, topology
+from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, keeper, login, network, rootfs, topology
 from webbench_lab.locallab.topology import Topology
 from webbench_lab.paths import LOCAL_INVENTORY, run_dir
 from webbench_lab.templating import render
@@ -68,6 +69,7 @@ def up(
                     f"the local lab is already up with login {topo.login_user} on port {topo.ssh_port}; "
                     "run `webbench-lab lab down` before changing --login-user or --ssh-port"
                 )
+            _keep_awake(topo)
             step("lab is already up; nothing to do")
             _write_inventory(topo)
             return topo
@@ -108,6 +110,7 @@ def up(
         step(f"ssh {lab_host.endpoint}: ok (strict host key), hostname {name}")
         if lab_host.become:
             step(f"sudo on {name}: {_check_sudo(lab_host)}; root login refused by sshd")
+    _keep_awake(topo)
     topology.save(topo, "up")
     step(f"inventory written: {LOCAL_INVENTORY}")
     return topo
@@ -120,6 +123,18 @@ def _check_sudo(lab_host: LabHost) -> str:
     if who != "root":
         raise LabFailure(f"host {lab_host.name}: `sudo -n id -un` as {lab_host.user} gave {who!r}, not root")
     return f"{lab_host.user} becomes root without a password"
+
+
+def _keep_awake(topo: Topology) -> None:
+    """A keeper on each CPU of a CPU-limited server that no other host uses (locallab/keeper.py:
+    a throttled server's vCPU otherwise halts between its CFS periods)."""
+    server = topo.host("server")
+    if server.cpu_limit is None:
+        return
+    cpus = keeper.cpus_to_keep(server.cpus, [h.cpus for h in topo.hosts if h.name != server.name])
+    if cpus:
+        keeper.start(cpus)
+        step(f"server CPUs {','.join(map(str, cpus))} kept awake (SCHED_IDLE keeper, outside the hosts)")
 
 
 def _limit(topo: Topology) -> str:
@@ -162,10 +177,13 @@ def down() -> None:
         hosts.stop(name, ns)
         step(f"host {name}: stopped and unmounted")
     aptproxy.stop()
+    keeper.stop()
     network.destroy(topo)
     cpusets.remove_all()
     cpusets.remove_all(top=cpulimit.LAB_GROUP)
-    for leftover in _lab_mounts():
+    with open("/proc/mounts") as fh:
+        mounts = fh.read()
+    for leftover in lab_mounts(mounts, str(run_dir()), names):
         run(["umount", "--lazy", leftover], check=False)
     LOCAL_INVENTORY.unlink(missing_ok=True)
     _known_hosts_path().unlink(missing_ok=True)
@@ -173,11 +191,21 @@ def down() -> None:
     step("lab down: no namespace, mount, link or process of the lab remains")
 
 
-def _lab_mounts() -> list[str]:
-    prefix = str(run_dir())
-    with open("/proc/mounts") as fh:
-        points = [line.split()[1] for line in fh]
-    return sorted((p for p in points if p.startswith(prefix)), reverse=True)
+def lab_mounts(mounts: str, own_run_dir: str, names: Iterable[str]) -> list[str]:
+    """Mount points to remove, deepest first: ours, and the root overlays of these hosts made by
+    another clone's lab (namespace names are the machine's, run directories the clone's, so a
+    `lab down` from one clone ends another's hosts and must not leave their overlays behind)."""
+    ends = tuple(f"/run/hosts/{name}/root" for name in names)
+    points = []
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point, fstype = fields[1], fields[2]
+        ours = point == own_run_dir or point.startswith(own_run_dir + "/")
+        if ours or (fstype == "overlay" and ends and point.endswith(ends)):
+            points.append(point)
+    return sorted(points, reverse=True)
 
 
 @dataclass
@@ -203,7 +231,16 @@ def status() -> list[HostStatus]:
             continue
         try:
             name = check(inventory.hosts[spec.inventory_name], timeout=5)
-            out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}"))
+            out.append(HostStatus(spec.name, True, True, f"ssh ok, hostname {name}{_kept(spec)}"))
         except UserError as exc:
             out.append(HostStatus(spec.name, True, False, str(exc)))
     return out
+
+
+def _kept(spec) -> str:
+    """What status says of a CPU-limited server's keeper."""
+    if spec.cpu_limit is None:
+        return ""
+    cpus = sorted(set(keeper.pids().values()))
+    kept = f"CPUs {','.join(map(str, cpus))} kept awake" if cpus else "no keeper (`lab up` starts it)"
+    return f"; CPU limit {spec.cpu_limit:g} core(s), {kept}"

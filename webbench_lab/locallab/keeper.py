@@ -1,0 +1,108 @@
+"""Keeps a CPU-limited local server's CPUs awake: one SCHED_IDLE busy loop per CPU.
+
+On a virtual machine, a CPU with nothing to run halts its vCPU, and the hypervisor may run other
+work on the physical core until an interrupt wakes it. A server held to 0.25 core by a CFS quota
+leaves its CPU idle three quarters of every 10 ms period, so it halted and woke hundreds of times
+a second: each wake-up cost latency and cold caches, and how much depended on what the machine's
+other guests did. Measured on this machine (Go http, Web.py+CherryPy, Web.py+gunicorn at level
+1, 6 repeats each, alternating without and with a keeper): the Python servers used only 16-21% of
+their 25% quota without it, 25% with it, and the spread of the rates went from 5.8-12.4% to
+2.0-5.2% (relative standard deviation).
+
+The keeper runs on the control machine, outside the lab's hosts and their cgroups, at SCHED_IDLE:
+the scheduler runs it only when nothing else on that CPU can run, and preempts it at once when
+anything else wakes. Its CPU time is not the server's: the samplers inside the hosts count only
+their own processes, and the runner subtracts the keeper from the "other tenants" figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from webbench_lab.agent.appctl import cpu_list
+
+MARK = "webbench-lab-keeper"
+# The loop, run by the control machine's Python: pinned to its CPU, the idle scheduling class.
+PROGRAM = (
+    "import os, sys\n"
+    "os.sched_setaffinity(0, {int(sys.argv[2])})\n"
+    "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "while True:\n"
+    "    pass\n"
+)
+
+
+def cpus_to_keep(server_cpus: str, other_cpus: list[str]) -> list[int]:
+    """The server's CPUs that no other host of the lab uses: a keeper on a shared CPU would fill
+    another host's idle time, where it has no business."""
+    shared = set().union(*(cpu_list(cpus) for cpus in other_cpus))
+    return sorted(cpu_list(server_cpus) - shared)
+
+
+def start(cpus: list[int], mark: str = MARK) -> list[int]:
+    """A keeper on each of `cpus` that has none; the pids of all of them."""
+    running = pids(mark)
+    for cpu in cpus:
+        if cpu in running.values():
+            continue
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PROGRAM, mark, str(cpu)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the lab's, not the command's that started it
+            close_fds=True,
+        )
+        running[proc.pid] = cpu
+    return sorted(running)
+
+
+def pids(mark: str = MARK, proc: Path = Path("/proc")) -> dict[int, int]:
+    """Every keeper on this machine, pid -> its CPU, found by its command line (no pid file to
+    go stale: a keeper left by a lab that died is found the same way)."""
+    found = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 5 and argv[3] == mark.encode() and argv[4].isdigit():
+            found[int(entry.name)] = int(argv[4])
+    return found
+
+
+def stop(mark: str = MARK) -> list[int]:
+    """End every keeper; the pids that were ended."""
+    found = list(pids(mark))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and set(found) & set(pids(mark)):
+        time.sleep(0.05)
+    return found
+
+
+def cpu_seconds(keepers: list[int], proc: Path = Path("/proc")) -> float | None:
+    """The CPU time these keepers have used so far (None when any is gone: a share that cannot
+    be computed is unknown)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in keepers:
+        try:
+            stat = (proc / str(pid) / "stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] in ("Z", "X"):  # ended, not yet reaped
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
