@@ -192,7 +192,7 @@ def _pid_file(name: str) -> Path:
     return _run_dir(name) / "supervisor.pid"
 
 
-def _stat(pid: int | str) -> list[str]:
+def proc_stat(pid: int | str) -> list[str]:
     """/proc/<pid>/stat's fields after the command name (state first; the name may hold spaces
     and parentheses, so it is cut at the last ')'); OSError when the process is gone."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -206,7 +206,7 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        state = _stat(pid)[0]
+        state = proc_stat(pid)[0]
     except OSError:
         return False
     return state != "Z"
@@ -219,7 +219,7 @@ def _proc_table() -> dict[int, tuple[int, list[bytes]]]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            fields = _stat(entry.name)
+            fields = proc_stat(entry.name)
             env = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue
@@ -261,7 +261,7 @@ def _identity(pid: int) -> str | None:
     names another process (None when it has exited: a session id is not reused while any
     process is still in that session)."""
     try:
-        started = _stat(pid)[19]
+        started = proc_stat(pid)[19]
     except (OSError, IndexError):
         return None
     return f"{_boot_id()} {started}"
@@ -823,7 +823,7 @@ def _process_ticks() -> int:
         if not entry.name.isdigit():
             continue
         try:
-            fields = _stat(entry.name)
+            fields = proc_stat(entry.name)
             total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             continue
@@ -872,7 +872,7 @@ def _proc_usage(pids: list[int]) -> tuple[int, int]:
     ticks = rss = 0
     for pid in pids:
         try:
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             ticks += int(fields[11]) + int(fields[12])
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from webbench_lab.agent.appctl import cpu_list
+from webbench_lab.agent.appctl import cpu_list, proc_stat
 
 MARK = "webbench-lab-keeper"
 # The loop, run by the control machine's Python: pinned to its CPU, the idle scheduling class.
@@ -63,11 +63,11 @@ def start(cpus: list[int], mark: str = MARK) -> list[int]:
     return sorted(running)
 
 
-def pids(mark: str = MARK, proc: Path = Path("/proc")) -> dict[int, int]:
+def pids(mark: str = MARK) -> dict[int, int]:
     """Every keeper on this machine, pid -> its CPU, found by its command line (no pid file to
     go stale: a keeper left by a lab that died is found the same way)."""
     found = {}
-    for entry in proc.iterdir():
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
@@ -91,17 +91,16 @@ def stop(mark: str = MARK) -> list[int]:
     return found
 
 
-def cpu_seconds(keepers: list[int], proc: Path = Path("/proc")) -> float | None:
+def cpu_seconds(keepers: list[int]) -> float | None:
     """The CPU time these keepers have used so far (None when any is gone: a share that cannot
     be computed is unknown)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in keepers:
         try:
-            stat = (proc / str(pid) / "stat").read_text()
+            fields = proc_stat(pid)
         except OSError:
             return None
-        fields = stat.rpartition(")")[2].split()
         if fields[0] in ("Z", "X"):  # ended, not yet reaped
             return None
         total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
