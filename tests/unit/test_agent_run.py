@@ -4,6 +4,7 @@ And `quiet`, which waits for an idle host."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -180,3 +181,67 @@ def test_the_sampler_counts_its_hosts_own_work_not_other_tenants_on_the_same_cpu
     for row in rows:
         assert row["cpus"] == 1 and row["host_cpu_pct"] > 80, row  # the spinner, on the same CPU
         assert row["own_cpu_pct"] < 20, row  # the sampler alone: the spinner is not this host's
+
+
+class FakeClock:
+    """time for the sampler: sleeping and slow work move it, nothing else does."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def _sample_slowly(monkeypatch, work: list[float]) -> tuple[FakeClock, list[int]]:
+    """The agent's sampler on a fake clock, where the n-th sample's /proc reading takes work[n]."""
+    from webbench_lab.agent import appctl
+
+    clock, niced = FakeClock(), []
+    costs = iter(work)
+
+    def slow_marked(name: str) -> list[int]:
+        clock.now += next(costs)
+        return []
+
+    monkeypatch.setattr(appctl, "time", clock)
+    monkeypatch.setattr(appctl, "_marked", slow_marked)
+    monkeypatch.setattr(appctl.os, "nice", niced.append)  # not this test process's priority
+    return clock, niced
+
+
+def test_the_sampler_keeps_its_pace_however_long_each_sample_takes(tmp_path, monkeypatch):
+    """A server busy at its CPU limit made each sample take up to 0.35 s: a sample is still due
+    every second from the start, so 20 s give 20 samples (a loop that slept a second after each
+    gave 17, and the case lost its flags)."""
+    from webbench_lab.agent import appctl
+
+    clock, niced = _sample_slowly(monkeypatch, [0.35] * 20)
+    out = tmp_path / "samples.jsonl"
+    appctl.sampler("sys", str(out), interval=1.0, count=20)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 20
+    assert clock.now - 1000.0 == pytest.approx(20.35)  # 20 ticks, then the last sample's work
+    assert [b["t"] - a["t"] for a, b in itertools.pairwise(rows)] == pytest.approx([1.0] * 19)
+    assert niced == [-10]  # its moment of CPU at once on a busy host
+
+
+def test_a_sample_longer_than_the_interval_drops_the_ticks_it_missed(tmp_path, monkeypatch):
+    """One stalled sample (2.5 s) costs the ticks it covered, not a burst of samples a moment
+    apart after it."""
+    from webbench_lab.agent import appctl
+
+    _sample_slowly(monkeypatch, [0.1, 2.5, 0.1, 0.1, 0.1])
+    out = tmp_path / "samples.jsonl"
+    appctl.sampler("sys", str(out), interval=1.0, count=5)
+    times = [json.loads(line)["t"] for line in out.read_text().splitlines()]
+    # ticks 1 and 2 on time; tick 2's work ends at 4.5: tick 3 is dropped, tick 4 (late) reads at
+    # once, then 5 and 6 on time. Dropping none would read ticks 3 and 4 a moment apart.
+    assert [round(t - 1000.0, 2) for t in times] == [1.1, 4.5, 4.6, 5.1, 6.1]
