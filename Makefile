@@ -85,8 +85,8 @@ test-unit: venv
 	$(BIN)/pytest -ra -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check webbench_lab tests
-	$(BIN)/ruff format --check webbench_lab tests
+	$(BIN)/ruff check webbench_lab tests benchmarks
+	$(BIN)/ruff format --check webbench_lab tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --nocolor playbooks roles

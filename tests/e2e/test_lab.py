@@ -72,6 +72,9 @@ def test_benchmark_link_is_direct_and_shaped(lab):
             check=True,
         ).stdout
         assert "tbf" in qdisc and "rate 1Gbit" in qdisc
+        # each host does its own receive work, on its own CPUs (as a machine with its own NIC)
+        steering = sh(host, "cat /sys/class/net/bench0/queues/rx-0/rps_cpus").strip().replace(",", "")
+        assert int(steering, 16) == sum(1 << int(c) for c in host.cpus.split(",")), (host.name, steering)
     listener = (
         "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
         f"s.bind(('{srv.bench_address}', 9099)); s.listen(); s.settimeout(20);"

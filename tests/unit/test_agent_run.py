@@ -205,14 +205,14 @@ def _sample_slowly(monkeypatch, work: list[float]) -> tuple[FakeClock, list[int]
     from webbench_lab.agent import appctl
 
     clock, niced = FakeClock(), []
-    costs = iter(work)
+    costs = iter([0.0, *work])  # the first scan, before the first tick, sets the baseline
 
-    def slow_marked(name: str) -> list[int]:
+    def slow_scan() -> dict:
         clock.now += next(costs)
-        return []
+        return {}
 
     monkeypatch.setattr(appctl, "time", clock)
-    monkeypatch.setattr(appctl, "_marked", slow_marked)
+    monkeypatch.setattr(appctl, "_scan", slow_scan)
     monkeypatch.setattr(appctl.os, "nice", niced.append)  # not this test process's priority
     return clock, niced
 
@@ -245,3 +245,39 @@ def test_a_sample_longer_than_the_interval_drops_the_ticks_it_missed(tmp_path, m
     # ticks 1 and 2 on time; tick 2's work ends at 4.5: tick 3 is dropped, tick 4 (late) reads at
     # once, then 5 and 6 on time. Dropping none would read ticks 3 and 4 a moment apart.
     assert [round(t - 1000.0, 2) for t in times] == [1.1, 4.5, 4.6, 5.1, 6.1]
+
+
+def test_one_scan_finds_a_systems_processes_with_their_cpu_and_rss_and_reads_each_environment_once(
+    monkeypatch,
+):
+    """The sampler reads /proc once a sample: a process's stat gives its CPU time, RSS and session,
+    and its environment (which system it belongs to) is read the first time it is seen only."""
+    from webbench_lab.agent import appctl
+
+    spin = "import time\nend = time.monotonic() + 0.5\nwhile time.monotonic() < end: pass\ntime.sleep(60)\n"
+    env = {**os.environ, appctl.MARKER: "sys"}
+    mine = subprocess.Popen([sys.executable, "-c", spin], env=env)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(1.0)
+        reads: list[int] = []
+        environ = appctl._environ
+        monkeypatch.setattr(appctl, "_environ", lambda pid: (reads.append(pid), environ(pid))[1])
+        reader = appctl._SystemReader("sys")
+        first = reader.members(appctl._scan())
+        assert list(first) == [mine.pid] and other.pid in reads
+        proc = first[mine.pid]
+        hz = os.sysconf("SC_CLK_TCK")
+        assert 0.3 * hz <= proc.cpu <= 1.0 * hz  # its half second of spinning
+        status = Path(f"/proc/{mine.pid}/status").read_text()
+        rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        assert abs(proc.rss_kb - rss) <= 0.1 * rss  # what `status` says (its counters lag a little), in kB
+        reads.clear()
+        assert list(reader.members(appctl._scan())) == [mine.pid]
+        assert mine.pid not in reads and other.pid not in reads  # known: no environment read again
+        scan = appctl._scan()
+        assert appctl._process_ticks(scan) >= sum(p.cpu for p in scan.values())
+    finally:
+        for p in (mine, other):
+            p.kill()
+            p.wait()

@@ -29,7 +29,7 @@ from webbench_lab.hosts.control import HostControl, read_answer
 AGENT = Path(__file__).resolve().parents[2] / "webbench_lab" / "agent" / "appctl.py"
 SIEGE_OUTPUT = Path(__file__).resolve().parents[1] / "fixtures" / "loadtools" / "siege-go-http-c200.txt"
 
-# argv: mode, counter file. Modes: ok, hang (every time), hang-once, summary-on-sigint.
+# argv: mode, counter file. Modes: ok, hang (every time), hang-once, silent-once, summary-on-sigint.
 FAKE_TOOL = """
 import os, signal, sys, time
 mode, counter, output = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -39,6 +39,8 @@ def summary(*_):
     sys.stdout.write(open(output).read())
     sys.stdout.flush()
     sys.exit(0)
+if mode == "silent-once" and n == 1:
+    sys.exit(0)  # like siege 4.0.7 now and then: exits at once without a word
 if mode == "hang" or (mode == "hang-once" and n == 1):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # like siege 4.0.7's deadlock: prints nothing
     time.sleep(120)
@@ -169,6 +171,17 @@ def test_a_tool_that_prints_its_summary_on_sigint_is_not_retried(tmp_path):
     assert record["attempt"] == 1 and record["retried"] is False
     assert [a["outcome"] for a in record["attempts"]] == ["interrupted"]
     assert (tmp_path / "count").read_text() == "1"
+
+
+def test_a_tool_that_prints_nothing_once_is_measured_again(tmp_path):
+    record, case_dir, _, told = measure(tmp_path, "silent-once")
+    assert told == [("go-http-L1-hello-r1", 1, 3)]
+    assert record["status"] == "ok" and record["rate"] > 0
+    assert record["attempt"] == 2 and record["retried"] is True
+    first, second = record["attempts"]
+    assert first["outcome"] == "completed" and first["reason"] == "gen: siege printed nothing"
+    assert (case_dir / "gen-siege-0.attempt-1.out").read_text() == ""
+    assert second["outcome"] == "completed" and record["raw_outputs"] == ["gen-siege-0.attempt-2.out"]
 
 
 def test_one_attempt_is_enough_for_a_tool_that_finishes(tmp_path):

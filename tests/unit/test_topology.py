@@ -57,3 +57,14 @@ def test_state_round_trip(monkeypatch, tmp_path):
     topology.save(topo, "starting")
     loaded, status = topology.load()
     assert status == "starting" and loaded == topo
+
+
+@pytest.mark.parametrize(
+    ("cpus", "mask"),
+    [("0", "1"), ("1", "2"), ("0-1", "3"), ("0,2-3", "d"), ("31", "80000000"), ("0,33", "2,00000001")],
+)
+def test_receive_steering_masks_are_the_hosts_cpus_as_rps_cpus_bitmaps(cpus, mask):
+    """rps_cpus takes a hex bitmap in 32-bit groups, most significant first, commas between."""
+    from webbench_lab.locallab.network import rps_mask
+
+    assert rps_mask(cpus) == mask

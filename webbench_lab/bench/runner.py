@@ -192,15 +192,7 @@ class Runner:
                 CaseRecord(**self._case_fields(case), status="not isolated", reason=reason, idle=idle)
             )
             return
-        attempts: list[Attempt] = []
-        for number in range(1, suite.load_attempts + 1):
-            quiet = self._wait_quiet() if number > 1 else None
-            attempt = self._attempt(system, case, number)
-            attempt.record.quiet_before = quiet
-            attempts.append(attempt)
-            if not attempt.hung:
-                break
-            self.progress.hung(case, number, suite.load_attempts, attempt.reason)
+        attempts = self._attempts(system, case)
         last = attempts[-1]
         record = CaseRecord(
             **self._case_fields(case, system),
@@ -237,6 +229,25 @@ class Runner:
         if not record.ok:
             self.failed += 1
         self.results.write_case(record)
+
+    def _attempts(self, system: System, case: Case, out_dir: Path | None = None) -> list[Attempt]:
+        """Attempts until one counts, up to the suite's `load_attempts`: a load tool that hung is
+        killed, and one that printed nothing at all (siege 4.0.7 now and then exits without a
+        word) is not a figure either; the whole attempt then runs again from a quiet server."""
+        attempts: list[Attempt] = []
+        total = self.suite.load_attempts
+        for number in range(1, total + 1):
+            quiet = self._wait_quiet() if number > 1 else None
+            attempt = self._attempt(system, case, number, out_dir)
+            attempt.record.quiet_before = quiet
+            attempts.append(attempt)
+            silent = [host for host, _, text in attempt.outputs if not text.strip()]
+            if not attempt.hung and not (silent and not attempt.interrupted):
+                break
+            if not attempt.hung:
+                attempt.record.reason = f"{', '.join(silent)}: {self.suite.load_tool} printed nothing"
+            self.progress.hung(case, number, total, attempt.record.reason)
+        return attempts
 
     def _keepers(self) -> list[int]:
         """The keepers of a local CPU-limited server's CPUs (none for real machines)."""
@@ -357,7 +368,7 @@ class Runner:
             if reason:
                 return ceiling.summary(target, None, Resources.from_samples({}), reason)
             idle = self._idle_check(system)
-            attempt = self._attempt(system, target.case(), 1, out_dir)
+            attempt = self._attempts(system, target.case(), out_dir)[-1]
             parsed, error = self._parse(attempt.outputs)
             if error:
                 return ceiling.summary(target, None, attempt.resources, error)

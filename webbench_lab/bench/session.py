@@ -352,7 +352,8 @@ class CaseProgress:
 
     def hung(self, case, attempt: int, attempts: int, reason: str) -> None:
         again = "measuring again" if attempt < attempts else "no attempt left"
-        self.bar.console.print(f"{case.key}: attempt {attempt} of {attempts} hung: {reason}; {again}")
+        lost = f"attempt {attempt} of {attempts} did not count"
+        self.bar.console.print(f"{case.key}: {lost}: {reason}; {again}")
 
     def finish(self) -> None:
         self.bar.update(self.task, completed=self.done + 1)

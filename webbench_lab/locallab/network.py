@@ -5,6 +5,7 @@ No route out of the hosts is ever added, and IP forwarding or NAT is never touch
 
 from __future__ import annotations
 
+from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.commands import ok, run
 from webbench_lab.locallab.topology import BRIDGE, NETNS_PREFIX, Topology
 
@@ -41,6 +42,29 @@ def create(topo: Topology) -> None:
         _ip(f"ip -n {ns} link set {BENCH_IF} up")
         # A direct Gigabit link, as in Lab A: shape each direction with a token bucket.
         _ip(f"tc -n {ns} qdisc replace dev {BENCH_IF} root tbf rate {topo.link_rate} burst 256k latency 1ms")
+        steer_receive(ns, host.cpus)
+
+
+def steer_receive(ns: str, cpus: str) -> None:
+    """Each host does its own receive work on its own CPUs, as a machine with its own NIC does.
+
+    A veth delivers a packet in its sender's context: without steering, the generator's CPU ran
+    the server's TCP receive path (the handshakes, the requests, the accept queue) and the
+    server's CPU the generator's. Measured with Tornado at level 1 (siege -c 200, 20 s loads on a
+    quarter-core server, 18 loads each way): with steering the server's system time per request
+    went from 28 to 84 us and its rate from about 1,230 to about 1,000 transactions/s (its own
+    kernel work is now in its figure, as on Lab A's machines), the spread of loads in one batch
+    from 5.3-5.7% to 3.0-3.8% (RSD), and the generator's CPU from 2.5 to 3.3 s per 20 s load."""
+    path = f"/sys/class/net/{BENCH_IF}/queues/rx-0/rps_cpus"
+    run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {rps_mask(cpus)} > {path}"])
+
+
+def rps_mask(cpus: str) -> str:
+    """A kernel CPU list ("0-1,3") as the hex bitmap rps_cpus takes: 32-bit groups, commas between."""
+    mask = sum(1 << c for c in cpu_list(cpus))
+    digits = f"{mask:x}"
+    groups = [digits[max(0, i - 8) : i] for i in range(len(digits), 0, -8)]
+    return ",".join(reversed(groups))
 
 
 def lab_namespaces() -> list[str]:
