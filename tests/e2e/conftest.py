@@ -4,11 +4,13 @@ file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what i
 - `lab` / `provisioned`: a fresh lab provisioned with pyinfra (its first provision and the audit
   taken right after it are kept for the tests that look at them);
 - `ansible_lab` (test_ansible.py): a second fresh lab, provisioned with Ansible;
+- `login_lab` (test_login_user.py): a fresh bare lab whose hosts look like real machines
+  (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it;
 - `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down.
 
 One lab runs at a time, so a session orders its tests to build each lab once: the pyinfra lab's
-tests first (those marked fresh_lab before any app runs), then the Ansible lab's, then teardown's
-(see pytest_collection_modifyitems).
+tests first (those marked fresh_lab before any app runs), then the Ansible lab's, then the login
+lab's, then teardown's (see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -46,23 +48,29 @@ def by_group(inv: LabInventory, group: str):
     return inv.group(group)[0]
 
 
+LOGIN_USER, LOGIN_PORT = "bench", 2222
+# `lab up` arguments of each kind of lab (the others are root on port 22).
+UP_ARGS = {"login": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT))}
+
+
 class Labs:
     """The one local lab of this session: which engine provisioned it, and what was kept of it."""
 
     def __init__(self) -> None:
-        self.engine: str | None = None  # "pyinfra", "ansible", "bare" or None (no lab up)
+        self.engine: str | None = None  # "pyinfra", "ansible", "bare", "login" or None (no lab up)
         self.first_provision: dict = {}
         self.audit_dir = None
         self.audit: dict | None = None
 
     def fresh(self, engine: str, audits_root) -> LabInventory:
-        """The lab as `engine` first provisioned it: built anew unless it is that lab already."""
+        """The lab as `engine` first provisioned it: built anew unless it is that lab already
+        ("bare" and "login": not provisioned)."""
         if self.engine != engine:
             self.engine = None
             assert wbl("lab", "down").returncode == 0
-            proc = wbl("lab", "up")
+            proc = wbl("lab", "up", *UP_ARGS.get(engine, ()))
             assert proc.returncode == 0, proc.stderr
-            if engine != "bare":
+            if engine not in ("bare", "login"):
                 proc = wbl("provision", "--engine", engine, "--json")
                 assert proc.returncode == 0, proc.stderr
                 self.first_provision = json.loads(proc.stdout)
@@ -127,6 +135,13 @@ def ansible_lab(labs, audits_root, pyinfra_audit) -> tuple[LabInventory, dict]:
 
 
 @pytest.fixture
+def login_lab(labs, audits_root) -> LabInventory:
+    """A fresh lab reached as real machines are (LOGIN_USER with sudo on LOGIN_PORT, root refused),
+    not provisioned: its tests provision it with both engines, in their file's order."""
+    return labs.fresh("login", audits_root)
+
+
+@pytest.fixture
 def any_lab(labs, audits_root) -> LabInventory:
     """Whatever lab is up (or a bare one), for tests that take it down: they call labs.gone()."""
     return labs.any(audits_root)
@@ -140,6 +155,8 @@ def no_lab(labs) -> None:
 
 def _order(item) -> tuple[int, int]:
     if "any_lab" in item.fixturenames or "no_lab" in item.fixturenames:
+        return 3, 0
+    if "login_lab" in item.fixturenames:
         return 2, 0
     if "ansible_lab" in item.fixturenames:
         return 1, 0
@@ -147,8 +164,8 @@ def _order(item) -> tuple[int, int]:
 
 
 def pytest_collection_modifyitems(items):
-    # One lab at a time: the pyinfra lab's tests, then the Ansible lab's, then those that take the
-    # lab down (a stable sort keeps each file's own order).
+    # One lab at a time: the pyinfra lab's tests, then the Ansible lab's, then the login lab's,
+    # then those that take the lab down (a stable sort keeps each file's own order).
     items.sort(key=_order)
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="the local lab needs root (run `sudo make test`)")

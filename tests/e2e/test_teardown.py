@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import wbl
+from tests.e2e.conftest import UP_ARGS, wbl
 from webbench_lab.locallab import cpusets, keeper, topology
 from webbench_lab.paths import LOCAL_INVENTORY, cache_dir, run_dir
 
 pytestmark = pytest.mark.e2e
 
 
-def test_lab_up_on_a_running_lab_is_harmless(any_lab):
+def test_lab_up_on_a_running_lab_is_harmless(any_lab, labs):
     before = {ns: _pids(ns) for ns in _lab_namespaces()}
     inventory_text = LOCAL_INVENTORY.read_text()
-    proc = wbl("lab", "up")
+    proc = wbl("lab", "up", *UP_ARGS.get(labs.engine or "", ()))  # the options it was made with
     assert proc.returncode == 0 and "already up" in proc.stderr
     assert {ns: _pids(ns) for ns in _lab_namespaces()} == before
     assert LOCAL_INVENTORY.read_text() == inventory_text

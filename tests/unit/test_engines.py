@@ -97,6 +97,26 @@ def test_ansible_gets_strict_host_keys_whatever_the_inventory_says(write_invento
     assert ansible_engine.envvars()["ANSIBLE_HOST_KEY_CHECKING"] == "True"
 
 
+def test_ansible_becomes_root_where_pyinfra_and_the_driver_do(write_inventory, ssh_files):
+    """A non-root ansible_user without ansible_become: pyinfra and fabric use sudo, so Ansible must
+    become too (it would not by itself); ansible_become: false is kept."""
+    from tests.conftest import valid_inventory
+    from webbench_lab.provision.prepare import Artifacts
+
+    data = valid_inventory(*ssh_files)
+    data["all"]["vars"]["ansible_user"] = "labadmin"
+    data["all"]["children"]["generator"]["hosts"]["gen1"]["ansible_become"] = False
+    inv = load_inventory(write_inventory(data))
+    bundle = Artifacts(
+        toolchain=None, wheels=_Bundle(), sources=_Bundle(), goproxy=_Bundle(), k6=Path("/k6"),
+        backend_hosts=["gen1"], jailed=[], nginx_sites={"srv1": []},
+    )  # fmt: skip
+    extra = ansible_engine.extravars(inv, _with_toolchain(bundle))
+    assert extra["lab_become"] == {"gen1": False, "srv1": True}
+    assert extra["lab_become"] == {name: h.become for name, h in inv.hosts.items()}
+    assert extra["ansible_become"] == "{{ lab_become[inventory_hostname] }}"
+
+
 def test_missing_ansible_playbook_is_bad_input(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -17,7 +17,13 @@ def test_missing_variable_fails_instead_of_rendering_blank():
 
 
 def test_sshd_config_is_key_only():
-    text = render("host/sshd_config.j2", hostname="server", listen_address="198.18.0.3")
+    text = render(
+        "host/sshd_config.j2",
+        hostname="server",
+        listen_address="198.18.0.3",
+        port=22,
+        permit_root_login="prohibit-password",
+    )
     assert "PasswordAuthentication no" in text
     assert "KbdInteractiveAuthentication no" in text
     assert "AuthenticationMethods publickey" in text

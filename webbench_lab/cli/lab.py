@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from webbench_lab.errors import UserError
+from webbench_lab.locallab import login
 from webbench_lab.locallab.topology import DEFAULT_SERVER_CPU
 from webbench_lab.ui import out
 
@@ -22,6 +24,21 @@ def register(sub) -> None:
         help="the server's CPU time in cores (cgroup CFS quota, 10 ms period; "
         f"default {DEFAULT_SERVER_CPU:g}; 0: no limit)",
     )
+    up.add_argument(
+        "--login-user",
+        type=_login_user,
+        default=login.ROOT,
+        metavar="NAME",
+        help="log in as NAME, as on real machines: NAME has the lab's key and passwordless sudo, "
+        "root login is refused, the inventory says ansible_become (default: root)",
+    )
+    up.add_argument(
+        "--ssh-port",
+        type=_ssh_port,
+        default=login.SSH_PORT,
+        metavar="PORT",
+        help=f"the port sshd listens on in each host (default {login.SSH_PORT})",
+    )
     up.set_defaults(handler=up_command)
     down = lab_sub.add_parser("down", help="stop the local lab and remove everything but the caches")
     down.set_defaults(handler=down_command)
@@ -32,8 +49,36 @@ def register(sub) -> None:
 def up_command(args: argparse.Namespace) -> int:
     from webbench_lab.locallab import lab
 
-    lab.up(args.mgmt_net, args.bench_net, args.server_cpu)
+    lab.up(args.mgmt_net, args.bench_net, args.server_cpu, args.login_user, args.ssh_port)
     return 0
+
+
+def _login_user(text: str) -> str:
+    try:
+        return login.check_user(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ssh_port(text: str) -> int:
+    try:
+        return login.check_port(text, lab_ports())
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def lab_ports() -> dict[int, str]:
+    """Ports the lab's own services listen on in the hosts (each system at levels up to 8, Redis,
+    the upstream API): sshd there would keep them from starting."""
+    from webbench_lab.apps import systems
+    from webbench_lab.defaults import shared_defaults
+
+    defaults = shared_defaults()
+    taken = {defaults["redis_port"]: "Redis", defaults["backend_port"]: "the upstream API"}
+    for system in systems.all_systems().values():
+        for level in range(1, 9):
+            taken.update({port: f"system {system.name}" for port in system.all_ports(level)})
+    return taken
 
 
 def _cores(text: str) -> float:

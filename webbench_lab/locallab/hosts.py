@@ -16,7 +16,7 @@ from webbench_lab.commands import run
 from webbench_lab.errors import LabFailure
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.hosts.keys import make_host_key
-from webbench_lab.locallab import cpulimit, cpusets, network
+from webbench_lab.locallab import cpulimit, cpusets, login, network
 from webbench_lab.locallab.topology import HostSpec, Topology
 from webbench_lab.paths import run_dir
 from webbench_lab.templating import render
@@ -49,7 +49,8 @@ def mount_overlay(host: HostSpec, lower: Path) -> Path:
 
 
 def write_host_files(host: HostSpec, topo: Topology, authorized_key: str) -> str:
-    """Machine-specific files a fresh machine would have: identity, sshd, apt. Returns host key."""
+    """Machine-specific files a fresh machine would have: identity, sshd, its login, apt. Returns
+    the host key."""
     root = root_of(host.name)
     etc = root / "etc"
     (etc / "hostname").write_text(host.name + "\n")
@@ -60,11 +61,14 @@ def write_host_files(host: HostSpec, topo: Topology, authorized_key: str) -> str
     (etc / "machine-id").write_text(os.urandom(16).hex() + "\n")
     public = make_host_key(etc / "ssh" / "ssh_host_ed25519_key")
     (etc / "ssh" / "sshd_config.d" / "webbench-lab.conf").write_text(
-        render("host/sshd_config.j2", hostname=host.name, listen_address=host.mgmt_ip)
+        login.sshd_config(host.name, host.mgmt_ip, topo.ssh_port, topo.login_user)
     )
-    ssh_dir = root / "root" / ".ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    write_atomic(ssh_dir / "authorized_keys", authorized_key, mode=0o600)
+    if topo.become:  # as a real machine: root has no key to log in with, the login user sudo
+        login.add_user(root, topo.login_user, authorized_key)
+    else:
+        ssh_dir = root / "root" / ".ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(ssh_dir / "authorized_keys", authorized_key, mode=0o600)
     _copy_apt_sources(etc / "apt")
     return public
 
@@ -138,12 +142,12 @@ def _join(groups: list[Path]) -> None:
         (group / "cgroup.procs").write_text(str(os.getpid()))
 
 
-def wait_for_sshd(host: HostSpec, timeout: float = 20.0) -> None:
+def wait_for_sshd(host: HostSpec, port: int = login.SSH_PORT, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with (
             contextlib.suppress(OSError),
-            socket.create_connection((host.mgmt_ip, 22), timeout=1) as s,
+            socket.create_connection((host.mgmt_ip, port), timeout=1) as s,
         ):
             if s.recv(64).startswith(b"SSH-"):
                 return
@@ -151,7 +155,7 @@ def wait_for_sshd(host: HostSpec, timeout: float = 20.0) -> None:
     log = host_dir(host.name) / "init.log"
     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.is_file() else []
     raise LabFailure(
-        f"host {host.name}: sshd did not answer on {host.mgmt_ip}:22 within {timeout:.0f} s "
+        f"host {host.name}: sshd did not answer on {host.mgmt_ip}:{port} within {timeout:.0f} s "
         f"({' | '.join(tail) or 'no output'}); see {log}"
     )
 

@@ -8,18 +8,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from webbench_lab.commands import run
-from webbench_lab.errors import UserError
+from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.fsutil import write_atomic
-from webbench_lab.hosts.inventory import load_inventory
+from webbench_lab.hosts.control import HostControl
+from webbench_lab.hosts.inventory import LabHost, load_inventory
 from webbench_lab.hosts.keys import known_hosts_line, lab_key
 from webbench_lab.hosts.ssh import check
-from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, keeper, network, rootfs, topology
+from webbench_lab.locallab import aptproxy, cpulimit, cpusets, hosts, keeper, login, network, rootfs, topology
 from webbench_lab.locallab.topology import Topology
 from webbench_lab.paths import LOCAL_INVENTORY, run_dir
 from webbench_lab.templating import render
 from webbench_lab.ui import step
 
-REQUIRED_TOOLS = ("debootstrap", "ip", "tc", "unshare", "mount", "ssh-keygen", "apt-cacher-ng")
+REQUIRED_TOOLS = ("debootstrap", "ip", "tc", "unshare", "mount", "ssh-keygen", "apt-cacher-ng", "useradd")
 
 
 def require_root(action: str) -> None:
@@ -35,14 +36,20 @@ def _require_tools() -> None:
     if missing:
         raise UserError(
             f"missing on the control machine: {', '.join(missing)}; `make lab` (as root) installs "
-            "them (apt-get install debootstrap iproute2 util-linux openssh-client apt-cacher-ng)"
+            "them (apt-get install debootstrap iproute2 util-linux openssh-client apt-cacher-ng passwd)"
         )
 
 
-def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAULT_SERVER_CPU) -> Topology:
+def up(
+    mgmt_net: str,
+    bench_net: str,
+    server_cpu: float | None = topology.DEFAULT_SERVER_CPU,
+    login_user: str = login.ROOT,
+    ssh_port: int = login.SSH_PORT,
+) -> Topology:
     require_root("up")
     _require_tools()
-    planned = topology.plan(mgmt_net, bench_net, server_cpu)
+    planned = topology.plan(mgmt_net, bench_net, server_cpu, login_user, ssh_port)
     remembered = topology.load()
     if remembered:
         topo, status = remembered
@@ -56,6 +63,11 @@ def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAUL
                 raise UserError(
                     f"the local lab is already up with server CPU {_limit(topo)}; "
                     "run `webbench-lab lab down` before changing --server-cpu"
+                )
+            if (topo.login_user, topo.ssh_port) != (planned.login_user, planned.ssh_port):
+                raise UserError(
+                    f"the local lab is already up with login {topo.login_user} on port {topo.ssh_port}; "
+                    "run `webbench-lab lab down` before changing --login-user or --ssh-port"
                 )
             _keep_awake(topo)
             step("lab is already up; nothing to do")
@@ -83,23 +95,34 @@ def up(mgmt_net: str, bench_net: str, server_cpu: float | None = topology.DEFAUL
     for host in topo.hosts:
         hosts.mount_overlay(host, base)
         host_key = hosts.write_host_files(host, topo, public_client_key)
-        known += known_hosts_line(host.mgmt_ip, 22, host_key)
+        known += known_hosts_line(host.mgmt_ip, topo.ssh_port, host_key)
         hosts.start(host)
     write_atomic(_known_hosts_path(), known, mode=0o600)
     for host in topo.hosts:
-        hosts.wait_for_sshd(host)
+        hosts.wait_for_sshd(host, topo.ssh_port)
         limit = f", CPU time {host.cpu_limit:g} core(s)" if host.cpu_limit is not None else ""
-        where = f"sshd on {host.mgmt_ip}:22, bench {host.bench_ip}, cpus {host.cpus}{limit}"
+        where = f"sshd on {host.mgmt_ip}:{topo.ssh_port}, bench {host.bench_ip}, cpus {host.cpus}{limit}"
         step(f"host {host.name}: up, {where}")
     _write_inventory(topo)
     inventory = load_inventory(LOCAL_INVENTORY)
     for lab_host in inventory.hosts.values():
         name = check(lab_host)
         step(f"ssh {lab_host.endpoint}: ok (strict host key), hostname {name}")
+        if lab_host.become:
+            step(f"sudo on {name}: {_check_sudo(lab_host)}; root login refused by sshd")
     _keep_awake(topo)
     topology.save(topo, "up")
     step(f"inventory written: {LOCAL_INVENTORY}")
     return topo
+
+
+def _check_sudo(lab_host: LabHost) -> str:
+    """The login user becomes root with `sudo -n`, as every client of the lab will ask it to."""
+    with HostControl(lab_host) as hc:
+        who = hc.sh("id -un").stdout.strip()
+    if who != "root":
+        raise LabFailure(f"host {lab_host.name}: `sudo -n id -un` as {lab_host.user} gave {who!r}, not root")
+    return f"{lab_host.user} becomes root without a password"
 
 
 def _keep_awake(topo: Topology) -> None:

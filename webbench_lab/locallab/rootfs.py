@@ -11,7 +11,8 @@ from webbench_lab.errors import UserError
 from webbench_lab.paths import cache_dir
 
 SUITE = "bookworm"
-INCLUDE = ("openssh-server", "python3")
+# sudo: a login user other than root (`lab up --login-user`) becomes root with it, as on real machines.
+INCLUDE = ("openssh-server", "python3", "sudo")
 APT_SOURCES = Path("/etc/apt")
 
 
@@ -19,8 +20,15 @@ def rootfs_dir() -> Path:
     return cache_dir() / "rootfs" / f"{SUITE}-minbase"
 
 
+def _marker() -> Path:
+    return rootfs_dir() / ".webbench-lab-complete"
+
+
 def is_cached() -> bool:
-    return (rootfs_dir() / ".webbench-lab-complete").is_file()
+    """A complete tree with today's INCLUDE list: a cache made before a package joined it is made
+    again (once), or hosts would lack it."""
+    marker = _marker()
+    return marker.is_file() and f"include {','.join(INCLUDE)}" in marker.read_text().splitlines()
 
 
 def control_mirror(apt_dir: Path = APT_SOURCES) -> str:
@@ -85,6 +93,6 @@ def ensure_rootfs(mirror: str, say) -> Path:
         key.unlink()
     (tmp / "etc" / "machine-id").write_text("")
     run(["chroot", str(tmp), "apt-get", "clean"])
-    (tmp / ".webbench-lab-complete").write_text(f"{SUITE} {mirror}\n")
+    (tmp / _marker().name).write_text(f"{SUITE} {mirror}\ninclude {','.join(INCLUDE)}\n")
     tmp.rename(final)
     return final

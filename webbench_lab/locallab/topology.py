@@ -16,6 +16,7 @@ from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.locallab import cpulimit
+from webbench_lab.locallab.login import ROOT, SSH_PORT, check_port, check_user
 from webbench_lab.paths import run_dir
 
 HOST_NAMES = ("generator", "server")
@@ -59,6 +60,13 @@ class Topology:
     bench_net: str = DEFAULT_BENCH_NET
     link_rate: str = "1gbit"
     hosts: list[HostSpec] = field(default_factory=list)
+    login_user: str = ROOT  # the SSH user of every host; another user becomes root with sudo
+    ssh_port: int = SSH_PORT
+
+    @property
+    def become(self) -> bool:
+        """Whether the login user reaches root through sudo (as on real machines)."""
+        return self.login_user != ROOT
 
     @property
     def bridge_ip(self) -> str:
@@ -81,10 +89,15 @@ class Topology:
 
 
 def plan(
-    mgmt_net: str = DEFAULT_MGMT_NET, bench_net: str = DEFAULT_BENCH_NET, server_cpu: float | None = None
+    mgmt_net: str = DEFAULT_MGMT_NET,
+    bench_net: str = DEFAULT_BENCH_NET,
+    server_cpu: float | None = None,
+    login_user: str = ROOT,
+    ssh_port: int = SSH_PORT,
 ) -> Topology:
     """Addresses and disjoint CPU sets for generator and server; the server's CPU time limited to
-    `server_cpu` cores (cpulimit.check: None or 0, no limit)."""
+    `server_cpu` cores (cpulimit.check: None or 0, no limit); who logs in over SSH, on which port."""
+    login_user, ssh_port = check_user(login_user), check_port(ssh_port)
     mgmt = _network(mgmt_net, "--mgmt-net")
     bench = _network(bench_net, "--bench-net")
     if mgmt.overlaps(bench):
@@ -97,7 +110,9 @@ def plan(
         HostSpec(name, str(mgmt_hosts[i + 1]), str(bench_hosts[i]), cpu_sets[i], limit if i == 1 else None)
         for i, name in enumerate(HOST_NAMES)
     ]
-    return Topology(mgmt_net=str(mgmt), bench_net=str(bench), hosts=hosts)
+    return Topology(
+        mgmt_net=str(mgmt), bench_net=str(bench), hosts=hosts, login_user=login_user, ssh_port=ssh_port
+    )
 
 
 def split_cpus(cpus: list[int]) -> list[str]:

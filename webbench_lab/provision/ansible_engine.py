@@ -46,7 +46,8 @@ def ansible_playbook() -> str:
 
 
 def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
-    """The playbooks' inputs from the control machine, and SSH settings no inventory can loosen."""
+    """The playbooks' inputs from the control machine, SSH settings no inventory can loosen, and
+    the same become as every other client of the lab."""
     hosts = inventory.hosts.values()
     ssh = (
         "-o UserKnownHostsFile={{ lab_ssh_known_hosts[inventory_hostname] }} -o StrictHostKeyChecking=yes "
@@ -55,6 +56,11 @@ def extravars(inventory: LabInventory, bundle: Artifacts) -> dict[str, Any]:
     out: dict[str, Any] = {
         "lab_ssh_known_hosts": {h.name: str(h.known_hosts) for h in hosts},
         "ansible_ssh_common_args": ssh,
+        # Root through sudo exactly where pyinfra and the driver take it (LabHost.become: a
+        # non-root ansible_user becomes root unless the inventory says ansible_become: false),
+        # where Ansible alone would not become without ansible_become.
+        "lab_become": {h.name: h.become for h in hosts},
+        "ansible_become": "{{ lab_become[inventory_hostname] }}",
         "go_toolchain_zip": str(bundle.toolchain.zip_path),
         "apps_sources": {"tarball": str(bundle.sources.tarball), "digest": bundle.sources.digest},
         "apps_goproxy": {"tarball": str(bundle.goproxy.tarball), "digest": bundle.goproxy.digest},
