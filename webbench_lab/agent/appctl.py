@@ -255,10 +255,16 @@ def _environ(pid: int) -> list[bytes]:
     return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
 
 
-def _proc_table(scan: dict[int, _Proc] | None = None) -> dict[int, tuple[int, list[bytes]]]:
+def _env_value(env: list[bytes], name: str) -> str | None:
+    """The value of `name` in an environment as /proc gives it (None when it is not set)."""
+    prefix = f"{name}=".encode()
+    return next((e[len(prefix) :].decode(errors="replace") for e in env if e.startswith(prefix)), None)
+
+
+def _proc_table() -> dict[int, tuple[int, list[bytes]]]:
     """Every live process here (this one excepted): pid -> (its session id, its environment)."""
     table = {}
-    for pid, proc in (_scan() if scan is None else scan).items():
+    for pid, proc in _scan().items():
         if pid == os.getpid() or proc.state in ("Z", "X"):
             continue
         with contextlib.suppress(OSError):
@@ -314,13 +320,12 @@ def _boot_id() -> str:
 
 def _members(table: dict[int, tuple[int, list[bytes]]]) -> dict[int, str]:
     """Each process of the lab here -> the system it belongs to (its marker, else its session)."""
-    marker = f"{MARKER}=".encode()
     sessions = _supervisors()
     found = {}
     for pid, (sid, env) in table.items():
-        name = next((e[len(marker) :] for e in env if e.startswith(marker)), None)
+        name = _env_value(env, MARKER)
         if name is not None:
-            found[pid] = name.decode(errors="replace")
+            found[pid] = name
         elif sid in sessions and pid != sid:  # the supervisor itself ends with its processes
             found[pid] = sessions[sid]
     return found
@@ -567,20 +572,19 @@ def lab_processes() -> list[LabProcess]:
     """Every live process of the lab on this host, with its run id: those carrying the marker, and
     those that lost it but stay in their supervisor's session (the run id the system was started
     with is in its run directory)."""
-    run_marker = f"{RUN_MARKER}=".encode()
     table = _proc_table()
     found: list[LabProcess] = []
     for pid, name in _members(table).items():
         env = table[pid][1]
-        run = next((e[len(run_marker) :] for e in env if e.startswith(run_marker)), None)
+        run = _env_value(env, RUN_MARKER)
         if run is None:
-            run = _read_run_id(name).encode()
+            run = _read_run_id(name)
         try:
             args = (Path(f"/proc/{pid}") / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
         text = args.decode(errors="replace").strip()[:200]
-        found.append({"pid": pid, "name": name, "run": run.decode(), "args": text})
+        found.append({"pid": pid, "name": name, "run": run, "args": text})
     return sorted(found, key=lambda p: p["pid"])
 
 
@@ -906,7 +910,6 @@ class _SystemReader:
 
     def __init__(self, target: str) -> None:
         self.target = target
-        self.marker = f"{MARKER}=".encode()
         self.owners: dict[tuple[int, str], str | None] = {}
 
     def members(self, scan: dict[int, _Proc]) -> dict[int, _Proc]:
@@ -924,14 +927,7 @@ class _SystemReader:
                     env = _environ(pid)
                 except OSError:  # gone, or not ours to read: its session may still say
                     env = []
-                owner = next(
-                    (
-                        e[len(self.marker) :].decode(errors="replace")
-                        for e in env
-                        if e.startswith(self.marker)
-                    ),
-                    None,
-                )
+                owner = _env_value(env, MARKER)
             owners[key] = owner  # only the living are kept
             if owner is None and proc.sid in sessions and pid != proc.sid:
                 owner = sessions[proc.sid]
