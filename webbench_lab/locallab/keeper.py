@@ -60,7 +60,17 @@ def start(cpus: list[int], mark: str = MARK) -> list[int]:
             close_fds=True,
         )
         running[proc.pid] = cpu
+        _await_exec(proc.pid, mark)
     return sorted(running)
+
+
+def _await_exec(pid: int, mark: str) -> None:
+    """Wait until the new keeper shows its own command line: until it has exec'd, /proc still
+    shows the forked parent's, and a `pids` or second `start` in that window would miss it (and
+    start a second keeper on the same CPU)."""
+    deadline = time.monotonic() + 5
+    while pid not in pids(mark) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def pids(mark: str = MARK) -> dict[int, int]:
