@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from webbench_lab.apps.systems import all_systems
-from webbench_lab.bench import ceiling
+from webbench_lab.bench import ceiling, drift
 from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate
 from webbench_lab.bench.stats import Stat
 from webbench_lab.bench.suites import Suite
@@ -220,7 +220,11 @@ def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None)
             f"{rate:,.0f} requests/s ({how}); {mark}."
         )
     tenants = tenants_line(records or [])
-    return [*lines, tenants] if tenants else lines
+    if tenants:
+        lines.append(tenants)
+    if records:
+        lines.append(drift.estimate(records).line())
+    return lines
 
 
 def tenants_line(records: list[CaseRecord]) -> str | None:
