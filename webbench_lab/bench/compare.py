@@ -24,6 +24,11 @@ For every case present in both runs:
 - flags: generator-bound (any repeat, either run: that figure measures the generator) and samples
   missing (the bound is then unknown). The verdict is kept; the flag says how far to trust it.
 
+Then the machine: when every case moved by about the same factor, the machine or the lab changed
+between the runs, not each system. bench/shift.py gives that common shift (the median ratio, with
+a Wilcoxon test that the cases moved together) and judges each case against it (`relative`:
+slower or faster than the rest, or moved with the rest). The verdicts above are not changed by it.
+
 Two runs are comparable when they ran the same suite with the same load tool and concurrency (the
 suite's and each scenario's); otherwise the comparison is refused (exit 2) unless forced.
 """
@@ -40,6 +45,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from webbench_lab.bench import shift
 from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.results import read_manifest
 from webbench_lab.errors import UserError
@@ -114,6 +120,7 @@ class CaseComparison:
     p: float | None
     verdict: str
     reason: str
+    relative: shift.Relative | None = None  # B/A over the common shift of every case
 
     @property
     def flags(self) -> list[str]:
@@ -131,6 +138,7 @@ class CaseComparison:
             "ci": [_round(x, 4) for x in self.ci] if self.ci else None,
             "p": None if self.p is None else float(f"{self.p:.4g}"),
             "verdict": self.verdict, "reason": self.reason, "flags": self.flags,
+            "relative": self.relative.as_dict() if self.relative else None,
         }  # fmt: skip
 
 
@@ -143,6 +151,7 @@ class Comparison:
     only_in_a: list[CaseId]
     only_in_b: list[CaseId]
     forced: list[str] = field(default_factory=list)  # the differences --force overrode
+    common: shift.Shift | None = None  # the common shift of every case (bench/shift.py)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -163,6 +172,7 @@ class Comparison:
             "only_in_a": [_case_dict(c) for c in self.only_in_a],
             "only_in_b": [_case_dict(c) for c in self.only_in_b],
             "counts": self.counts, "exit_code": self.exit_code,
+            "shift": self.common.as_dict() if self.common else None,
         }  # fmt: skip
 
     def json(self) -> str:
@@ -193,8 +203,18 @@ class Comparison:
             if missing:
                 names = ", ".join(f"{s} L{lv} {sc}" for s, lv, sc in missing)
                 lines += [f"Only in {side} (not compared): {names}.", ""]
+        lines += [f"{line}\n" for line in self.shift_lines()]
         lines.append(self.count_line())
         return "\n".join(lines) + "\n"
+
+    def shift_lines(self) -> list[str]:
+        """Whether the machine moved between the runs, and which cases moved apart from it."""
+        apart = [
+            (f"{c.system} L{c.level} {c.scenario}", c.relative)
+            for c in self.cases
+            if c.relative is not None and c.relative.verdict != shift.RELATIVE[2]
+        ]
+        return shift.lines(self.common, apart, len(self.cases))
 
     @property
     def slower(self) -> list[CaseComparison]:
@@ -306,11 +326,15 @@ def compare(
         for key in a.cases
         if key in b.cases
     ]
+    common = shift.common([(c.a.rates, c.b.rates) for c in cases])
+    if common is not None:
+        for c in cases:
+            c.relative = shift.relative(c.a.rates, c.b.rates, common, threshold_pct)
     return Comparison(
         a, b, threshold_pct, cases,
         only_in_a=[k for k in a.cases if k not in b.cases],
         only_in_b=[k for k in b.cases if k not in a.cases],
-        forced=diffs,
+        forced=diffs, common=common,
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ def html(comparison: Comparison) -> str:
         rows=[table_row(x) for x in c.cases],
         method=f"{METHOD}. A verdict needs p < {ALPHA:g}, a change beyond ±{c.threshold_pct:g}% and at "
         f"least {MIN_REPEATS} ok repeats on each side (else cannot tell).",
-        forced=c.forced, incomplete=incomplete, count_line=c.count_line(),
+        forced=c.forced, incomplete=incomplete, count_line=c.count_line(), shift_lines=c.shift_lines(),
         only=[(side, ", ".join(f"{s} L{lv} {sc}" for s, lv, sc in missing))
               for side, missing in (("A", c.only_in_a), ("B", c.only_in_b)) if missing],
     )  # fmt: skip
