@@ -4,8 +4,10 @@ file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what i
 - `lab` / `provisioned`: a fresh lab provisioned with pyinfra (its first provision and the audit
   taken right after it are kept for the tests that look at them);
 - `ansible_lab` (test_ansible.py): a second fresh lab, provisioned with Ansible;
+- `earlier_run`: a QUICK bench run on the lab up when first asked for (the pyinfra lab);
 - `login_lab` (test_login_user.py): a fresh bare lab whose hosts look like real machines
-  (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it;
+  (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it, and
+  it is the lab rebuilt after `earlier_run`, whose audit its drift check is compared with;
 - `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down.
 
 One lab runs at a time, so a session orders its tests to build each lab once: the pyinfra lab's
@@ -19,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +51,7 @@ def by_group(inv: LabInventory, group: str):
     return inv.group(group)[0]
 
 
+NGINX_SITE = "/etc/webbench/nginx/webpy-nginx-L1.conf"  # a provisioned file the drift tests edit
 LOGIN_USER, LOGIN_PORT = "bench", 2222
 # `lab up` arguments of each kind of lab (the others are root on port 22).
 UP_ARGS = {"login": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT))}
@@ -134,10 +138,29 @@ def ansible_lab(labs, audits_root, pyinfra_audit) -> tuple[LabInventory, dict]:
     return inventory, labs.first_provision
 
 
+@pytest.fixture(scope="session")
+def earlier_run(labs, audits_root, tmp_path_factory) -> Path:
+    """A QUICK bench run (go-http, level 1) on a provisioned lab that a later one replaces: the
+    login lab is then the lab rebuilt after a bench run, and its drift check is compared with this
+    run's audit, of other machines (issue 13). On the lab that is up when first asked for (the
+    pyinfra lab in a whole session), else on a fresh pyinfra lab."""
+    if labs.engine not in ("pyinfra", "ansible"):
+        labs.fresh("pyinfra", audits_root)
+    results = tmp_path_factory.mktemp("earlier-run")
+    run = wbl(
+        "bench", "--quick", "--only", "go-http", "--levels", "1", "--duration", "1", "--repeats", "1",
+        "--results", str(results),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (path,) = results.iterdir()
+    return path
+
+
 @pytest.fixture
-def login_lab(labs, audits_root) -> LabInventory:
+def login_lab(labs, audits_root, earlier_run) -> LabInventory:
     """A fresh lab reached as real machines are (LOGIN_USER with sudo on LOGIN_PORT, root refused),
-    not provisioned: its tests provision it with both engines, in their file's order."""
+    not provisioned: its tests provision it with both engines, in their file's order. Built after
+    `earlier_run`, so that it is also the lab rebuilt after a bench run."""
     return labs.fresh("login", audits_root)
 
 

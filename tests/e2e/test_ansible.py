@@ -1,5 +1,5 @@
 """A second fresh lab, provisioned with Ansible: idempotent, the same audit as pyinfra's lab, drift
-that `audit --check` names and provisioning repairs, and no drift on a lab rebuilt after a bench run."""
+that `audit --check` names and provisioning repairs (a lab rebuilt after a bench run: test_login_user.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import by_group, sh, wbl
+from tests.e2e.conftest import NGINX_SITE, by_group, sh, wbl
 from webbench_lab.audit.diff import compare
-from webbench_lab.hosts.inventory import load_inventory
-from webbench_lab.paths import LOCAL_INVENTORY
 
 pytestmark = pytest.mark.e2e
-
-NGINX_SITE = "/etc/webbench/nginx/webpy-nginx-L1.conf"
 
 
 def test_ansible_provisions_a_fresh_lab_and_a_second_run_changes_nothing(ansible_lab):
@@ -84,53 +80,3 @@ def test_pyinfra_repairs_drift_on_the_ansible_lab_too(ansible_lab, audits_root):
     assert json.loads(repair.stdout)["hosts"]["lab-server"]["changed"] >= 2
     after = wbl("audit", "--check", "--out", str(audits_root / "ansible"), "--json")
     assert after.returncode == 0 and json.loads(after.stdout) == [], after.stdout
-
-
-def test_a_rebuilt_lab_after_a_bench_run_is_clean_and_a_hand_edit_is_named(ansible_lab, labs, tmp_path):
-    """`bench; lab down; lab up; provision; audit --check` (issue 13): the bench run's audit is of
-    other machines (other SSH host keys) and is not the baseline, so a fresh lab has no drift; a
-    hand edit of an nginx site is drift that the check names. Last in this file: it rebuilds the
-    lab, so the stored audits the tests above compare with are then of other machines."""
-    results = tmp_path / "results"
-    run = wbl(
-        "bench", "--quick", "--only", "go-http", "--levels", "1", "--duration", "1", "--repeats", "1",
-        "--results", str(results),
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    (path,) = results.iterdir()
-    manifest = json.loads((path / "manifest.json").read_text())
-    # The run stopped the services it started before its audit, which holds its build.
-    assert manifest["services"] == {
-        "started": ["redis", "backend"],
-        "stopped": ["redis", "backend"],
-        "kept": [],
-    }
-    old = json.loads((path / "audit.json").read_text())
-    server = old["hosts"]["lab-server"]
-    assert server["binaries"]["/opt/webbench/build/go-http/go-http"]["sha256"]
-    assert [p["port"] for p in server["ports"]] == [22]
-
-    for step in (("lab", "down"), ("lab", "up")):
-        proc = wbl(*step)
-        assert proc.returncode == 0, proc.stderr
-    labs.engine = None  # rebuilt: not the lab the fixture made until it is provisioned again
-    proc = wbl("provision", "--engine", "ansible", "--json")
-    assert proc.returncode == 0, proc.stderr
-    labs.engine, labs.first_provision = "ansible", json.loads(proc.stdout)
-
-    # The bench run's audit is where --check looks (--out), of these host names, of other machines.
-    check = wbl("audit", "--check", "--out", str(results), "--json")
-    assert check.returncode == 0 and json.loads(check.stdout) == [], check.stdout
-    assert "baseline: none: the stored audits of these hosts are of other machines" in check.stderr
-    assert str(path.name) in check.stderr and "desired state only" in check.stderr
-
-    inventory = load_inventory(LOCAL_INVENTORY)
-    sh(by_group(inventory, "server"), f"echo '# edited by hand' >> {NGINX_SITE}")
-    try:
-        edited = wbl("audit", "--check", "--out", str(results), "--json")
-        assert edited.returncode == 1, edited.stderr
-        drifts = json.loads(edited.stdout)
-        assert {d["source"] for d in drifts} == {"ansible check", "pyinfra check"}, drifts
-        assert all(d["host"] == "lab-server" and NGINX_SITE in d["what"] for d in drifts), drifts
-    finally:
-        sh(by_group(inventory, "server"), f"sed -i '$ d' {NGINX_SITE}")  # as provisioned again

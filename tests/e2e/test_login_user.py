@@ -2,7 +2,9 @@
 2222` gives hosts reached as real machines are (a user with the lab's key and passwordless sudo,
 root refused by sshd, sshd on another port), and everything works through sudo: provisioning with
 pyinfra and with Ansible (nothing changes the second time), the apps, verify, a QUICK bench, the
-audit and its check. sshd's own log says that nobody logged in as root.
+audit and its check. It is also the lab rebuilt after a bench run (`earlier_run`, on the lab before
+it): that run's audit is of other machines, so the check has no baseline and finds no drift.
+sshd's own log says that nobody logged in as root.
 
 The tests run in this file's order on one lab (the `login_lab` fixture builds it, the session takes
 it down), after the pyinfra and Ansible labs' tests when the whole suite runs.
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import LOGIN_PORT, LOGIN_USER, sh, wbl
+from tests.e2e.conftest import LOGIN_PORT, LOGIN_USER, NGINX_SITE, sh, wbl
 from webbench_lab.errors import UserError
 from webbench_lab.hosts.ssh import connect
 from webbench_lab.locallab import hosts as lab_hosts
@@ -133,6 +135,28 @@ def test_audit_through_sudo_and_its_check_is_clean(login_lab, audits_root):
     # Both engines' check modes run through sudo and find nothing; nor does the audit just taken.
     check = wbl("audit", "--check", "--out", str(root), "--json")
     assert check.returncode == 0 and json.loads(check.stdout) == [], check.stdout
+
+
+def test_a_lab_rebuilt_after_a_bench_run_has_no_drift_and_a_hand_edit_is_named(login_lab, earlier_run):
+    """`bench; lab down; lab up; provision; audit --check` (issue 13): this lab replaced the one
+    `earlier_run` benchmarked, so that run's audit is of other machines (other SSH host keys) and
+    is not the baseline: no drift. A hand edit of an nginx site is drift that the check names."""
+    results = str(earlier_run.parent)
+    check = wbl("audit", "--check", "--out", results, "--json")
+    assert check.returncode == 0 and json.loads(check.stdout) == [], check.stdout
+    assert "baseline: none: the stored audits of these hosts are of other machines" in check.stderr
+    assert earlier_run.name in check.stderr and "desired state only" in check.stderr
+
+    server = login_lab.hosts["lab-server"]
+    sh(server, f"echo '# edited by hand' | sudo -n tee -a {NGINX_SITE} >/dev/null")
+    try:
+        edited = wbl("audit", "--check", "--out", results, "--json")
+        assert edited.returncode == 1, edited.stderr
+        drifts = json.loads(edited.stdout)
+        assert {d["source"] for d in drifts} == {"ansible check", "pyinfra check"}, drifts
+        assert all(d["host"] == "lab-server" and NGINX_SITE in d["what"] for d in drifts), drifts
+    finally:
+        sh(server, f"sudo -n sed -i '$ d' {NGINX_SITE}")  # as provisioned again
 
 
 def test_the_apps_and_verify_work_through_the_agent_over_sudo(login_lab):
