@@ -4,7 +4,7 @@ file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what i
 - `lab` / `provisioned`: a fresh lab provisioned with pyinfra (its first provision and the audit
   taken right after it are kept for the tests that look at them);
 - `ansible_lab` (test_ansible.py): a second fresh lab, provisioned with Ansible;
-- `earlier_run`: a QUICK bench run on the lab up when first asked for (the pyinfra lab);
+- `earlier_run`: a QUICK bench run on the lab up when first asked for (the Ansible lab);
 - `login_lab` (test_login_user.py): a fresh bare lab whose hosts look like real machines
   (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it, and
   it is the lab rebuilt after `earlier_run`, whose audit its drift check is compared with;
@@ -143,7 +143,7 @@ def earlier_run(labs, audits_root, tmp_path_factory) -> Path:
     """A QUICK bench run (go-http, level 1) on a provisioned lab that a later one replaces: the
     login lab is then the lab rebuilt after a bench run, and its drift check is compared with this
     run's audit, of other machines (issue 13). On the lab that is up when first asked for (the
-    pyinfra lab in a whole session), else on a fresh pyinfra lab."""
+    Ansible lab in a whole session: test_ansible.py's last test), else on a fresh pyinfra lab."""
     if labs.engine not in ("pyinfra", "ansible"):
         labs.fresh("pyinfra", audits_root)
     results = tmp_path_factory.mktemp("earlier-run")

@@ -80,3 +80,18 @@ def test_pyinfra_repairs_drift_on_the_ansible_lab_too(ansible_lab, audits_root):
     assert json.loads(repair.stdout)["hosts"]["lab-server"]["changed"] >= 2
     after = wbl("audit", "--check", "--out", str(audits_root / "ansible"), "--json")
     assert after.returncode == 0 and json.loads(after.stdout) == [], after.stdout
+
+
+def test_a_run_stops_the_services_it_started_and_its_audit_holds_its_build(ansible_lab, earlier_run):
+    """The session's `earlier_run`, on this lab (the login lab's tests check the lab rebuilt after
+    it): last in this file, so that the services the run starts are its own to stop."""
+    manifest = json.loads((earlier_run / "manifest.json").read_text())
+    # The run stopped the services it started before its audit, which holds its build.
+    assert manifest["services"] == {
+        "started": ["redis", "backend"],
+        "stopped": ["redis", "backend"],
+        "kept": [],
+    }
+    server = json.loads((earlier_run / "audit.json").read_text())["hosts"]["lab-server"]
+    assert server["binaries"]["/opt/webbench/build/go-http/go-http"]["sha256"]
+    assert [p["port"] for p in server["ports"]] == [22]

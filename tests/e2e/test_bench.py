@@ -124,19 +124,6 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     assert "# Lab audit" in (path / "audit.md").read_text()
 
 
-def test_a_run_stops_the_services_it_started_and_its_audit_holds_its_build(lab, provisioned, earlier_run):
-    manifest = json.loads((earlier_run / "manifest.json").read_text())
-    # The run stopped the services it started before its audit, which holds its build.
-    assert manifest["services"] == {
-        "started": ["redis", "backend"],
-        "stopped": ["redis", "backend"],
-        "kept": [],
-    }
-    server = json.loads((earlier_run / "audit.json").read_text())["hosts"]["lab-server"]
-    assert server["binaries"]["/opt/webbench/build/go-http/go-http"]["sha256"]
-    assert [p["port"] for p in server["ports"]] == [22]
-
-
 def test_any_tool_for_any_suite(lab, provisioned, tmp_path):
     proc = wbl(
         "bench",
