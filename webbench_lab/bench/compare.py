@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,14 +47,13 @@ from scipy import stats
 from webbench_lab.bench import shift
 from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.results import read_manifest
+from webbench_lab.bench.stats import ALPHA, MIN_REPEATS, welch_p
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.yamlfile import display, load_json
 
-ALPHA = 0.05  # the significance level of the verdicts
 CONFIDENCE = 0.95  # of the ratio's interval
 DEFAULT_THRESHOLD_PCT = 5.0
-MIN_REPEATS = 2  # per side, for a t-test and an interval
 OUTPUTS = (
     "compare.md",
     "compare.json",
@@ -363,16 +361,6 @@ def compare_case(key: CaseId, a: Side, b: Side, threshold_pct: float) -> CaseCom
             return result("faster", f"{_pct(ratio)} with p < {ALPHA:g}", ci, p)
         return result("no significant change", f"within ±{threshold_pct:g}%", ci, p)
     return result("no significant change", f"p >= {ALPHA:g}", ci, p)
-
-
-def welch_p(a: list[float], b: list[float]) -> float:
-    """Welch's t-test (two-sided) of the means; two constant samples: 1 when equal, else 0 (the
-    statistic is infinite), which scipy would give as nan."""
-    if np.var(a) == 0 and np.var(b) == 0:
-        return 1.0 if np.mean(a) == np.mean(b) else 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # nearly identical values: precision note
-        return float(stats.ttest_ind(b, a, equal_var=False).pvalue)
 
 
 def fieller_ci(a: list[float], b: list[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:

@@ -24,13 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from webbench_lab.bench.record import CaseRecord
-
-CONFIDENCE = 0.95
-ALPHA = 0.05
+from webbench_lab.bench.record import CaseRecord, stamp_seconds
+from webbench_lab.bench.stats import ALPHA, CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -168,6 +165,6 @@ def _epoch(stamp: str | None) -> float | None:
     if not stamp:
         return None
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        return stamp_seconds(stamp)
+    except ValueError:  # not a time the runner wrote: this repeat is left out
         return None

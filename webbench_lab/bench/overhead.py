@@ -18,10 +18,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from webbench_lab.bench.record import CaseRecord
+from webbench_lab.bench.record import CaseRecord, stamp_seconds
 from webbench_lab.bench.results import read_summary
 
 GOAL = 1.05  # issue 11's goal; README "Runner overhead" says what isolation costs against it
@@ -43,22 +42,19 @@ class Overhead:
         return self.wall_s / self.load_s if self.load_s else None
 
 
-def _t(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").timestamp()
-
-
 def breakdown(manifest: dict, records: list[CaseRecord], wall_s: float | None = None) -> Overhead:
     """Where a run's time went, from its manifest and records (timestamps are whole seconds).
     `wall_s` is the driver's own wall time when known; else the manifest's start to end."""
     timed = sorted((r for r in records if r.started and r.ended), key=lambda r: r.started or "")
     measured = [r for r in records if r.ok]
     load = sum((r.duration_s or 0) + (r.warmup_s or 0) for r in measured)
-    start, end = _t(manifest["started"]), _t(manifest["ended"]) if manifest.get("ended") else None
+    start = stamp_seconds(manifest["started"])
+    end = stamp_seconds(manifest["ended"]) if manifest.get("ended") else None
     if wall_s is None:
         wall_s = (end - start) if end is not None else 0.0
     if not timed:
         return Overhead(wall_s, load, len(measured), wall_s, [], 0.0, 0.0, 0.0)
-    spans = [(_t(r.started or ""), _t(r.ended or "")) for r in timed]
+    spans = [(stamp_seconds(r.started or ""), stamp_seconds(r.ended or "")) for r in timed]
     between = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
     inside = sum(e - s for s, e in spans) - sum(
         (r.duration_s or 0) + (r.warmup_s or 0) for r in timed if r.ok

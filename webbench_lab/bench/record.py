@@ -14,7 +14,9 @@ what the report's tables show.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,14 @@ from webbench_lab.errors import UserError
 SCHEMA_VERSION = 1
 GENERATOR_BOUND_PCT = 90.0  # a generator this busy may have been the limit, not the server
 SAMPLES_SLACK = 2  # a host may give this many samples fewer than the measurement's seconds
+
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # how the runner writes a record's and a manifest's times (UTC)
+
+
+def stamp_seconds(stamp: str) -> float:
+    """Seconds since the epoch of such a time (ValueError when it is not one)."""
+    return float(calendar.timegm(time.strptime(stamp, STAMP)))
 
 
 @dataclass

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ALPHA = 0.05
+from webbench_lab.bench.stats import ALPHA, MIN_REPEATS, welch_p
+
 MIN_CASES = 3
-MIN_REPEATS = 2
 RELATIVE = ("slower than the rest", "faster than the rest", "moved with the rest")
 
 
@@ -85,21 +85,10 @@ def common(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Shift | 
 
 def relative(a: Sequence[float], b: Sequence[float], shift: Shift, threshold_pct: float) -> Relative | None:
     """A case against the common shift (None when it has too few repeats to tell)."""
-    from scipy import stats
-
     if not (_usable(a) and _usable(b)):
         return None
     ratio = statistics.fmean(b) / statistics.fmean(a) / shift.ratio
-    la = [math.log(x) for x in a]
-    lb = [math.log(x) - math.log(shift.ratio) for x in b]
-    if len(set(la)) == 1 and len(set(lb)) == 1:  # two constant samples: no variance to test with
-        p = 1.0 if math.isclose(la[0], lb[0]) else 0.0
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            p = float(stats.ttest_ind(lb, la, equal_var=False).pvalue)
-    if math.isnan(p):
-        p = 1.0
+    p = welch_p([math.log(x) for x in a], [math.log(x) - math.log(shift.ratio) for x in b])
     threshold = threshold_pct / 100
     if p < ALPHA and ratio < 1 - threshold:
         verdict = RELATIVE[0]

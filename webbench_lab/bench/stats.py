@@ -14,11 +14,14 @@ unknown (None), never 0; with a mean of 0 the relative figures are unknown too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 CONFIDENCE = 0.95
+ALPHA = 0.05  # the significance level of every test of a difference (compare, drift, shift)
+MIN_REPEATS = 2  # per side, for a t-test and an interval: one value has no variance
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,16 @@ def needs_more(stat: Stat, repeats: int, min_repeats: int, max_repeats: int, tar
     if repeats < min_repeats or repeats >= max_repeats:
         return False
     return not stat.stable(target_pct)
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Welch's t-test (two-sided) of the means; two constant samples: 1 when equal, else 0 (the
+    statistic is infinite), which scipy would give as nan."""
+    import numpy as np
+    from scipy import stats as sps
+
+    if np.var(a) == 0 and np.var(b) == 0:
+        return 1.0 if np.mean(a) == np.mean(b) else 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nearly identical values: precision note
+        return float(sps.ttest_ind(b, a, equal_var=False).pvalue)
