@@ -69,7 +69,7 @@ def _await_exec(pid: int, mark: str) -> None:
     shows the forked parent's, and a `pids` or second `start` in that window would miss it (and
     start a second keeper on the same CPU)."""
     deadline = time.monotonic() + 5
-    while pid not in pids(mark) and time.monotonic() < deadline:
+    while _cpu_of(pid, mark) is None and time.monotonic() < deadline:
         time.sleep(0.005)
 
 
@@ -78,15 +78,21 @@ def pids(mark: str = MARK) -> dict[int, int]:
     go stale: a keeper left by a lab that died is found the same way)."""
     found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) >= 5 and argv[3] == mark.encode() and argv[4].isdigit():
-            found[int(entry.name)] = int(argv[4])
+        cpu = _cpu_of(int(entry.name), mark) if entry.name.isdigit() else None
+        if cpu is not None:
+            found[int(entry.name)] = cpu
     return found
+
+
+def _cpu_of(pid: int, mark: str) -> int | None:
+    """The CPU of the keeper `pid` (None: not a keeper of `mark`, or gone)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if len(argv) >= 5 and argv[3] == mark.encode() and argv[4].isdigit():
+        return int(argv[4])
+    return None
 
 
 def stop(mark: str = MARK) -> list[int]:
