@@ -181,3 +181,27 @@ def test_a_pid_file_left_by_a_crash_never_names_another_process(env):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_build_started_for_the_run_ends_with_it(env, tmp_path):
+    """The command the driver runs for `go build` (apps/builds.py) carries the run's markers: a
+    driver that dies mid-build leaves no compiler running on the host."""
+    from webbench_lab.apps import builds
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_go = bin_dir / "go"
+    fake_go.write_text("#!/bin/sh\nexec sleep 120\n")
+    fake_go.chmod(0o755)
+    guard = Guard(env, "run-a")
+    marks = builds.run_marks("gin", "run-a", env["WEBBENCH_MARKER"])
+    command = builds.build_command(str(tmp_path), str(tmp_path / "gin.new"), str(tmp_path / "cache"), marks)
+    build = subprocess.Popen(["sh", "-c", command], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
+    deadline = time.monotonic() + 10
+    while ("build-gin", "run-a") not in names(env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert names(env) == [("build-gin", "run-a")]
+    guard.proc.stdin.close()  # the driver died
+    assert [p["name"] for p in guard.last()["ended"]] == ["build-gin"]
+    assert build.wait(timeout=10) != 0 and names(env) == []
+    assert builds.run_marks("gin", "") == ""  # `app build` by hand: no run to end it with

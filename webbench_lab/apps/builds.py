@@ -11,6 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from webbench_lab.agent.appctl import MARKER
 from webbench_lab.hosts.control import HostControl
 
 
@@ -43,7 +44,8 @@ def build_go(hc: HostControl, name: str, jail: bool = False, force: bool = False
     src = f"{v['apps_root']}/current/{name}"
     cache = v["apps_cache_root"]
     build = hc.sh(
-        f"mkdir -p {out_dir} && " + build_command(src, f"{out_dir}/{name}.new", cache),
+        f"mkdir -p {out_dir} && "
+        + build_command(src, f"{out_dir}/{name}.new", cache, run_marks(name, hc.run_id)),
         check=False,
         timeout=900,
     )
@@ -65,13 +67,24 @@ def result_record(release: str, result: BuildResult) -> str:
     return json.dumps(record) + "\n"
 
 
-def build_command(src: str, out: str, cache: str) -> str:
-    """A static, reproducible `go build` with the host's module proxy directory and caches."""
+def build_command(src: str, out: str, cache: str, marks: str = "") -> str:
+    """A static, reproducible `go build` with the host's module proxy directory and caches; `marks`
+    (run_marks) make it one of a run's processes."""
     env = (
         f"HOME={cache} GOCACHE={cache}/go-build GOMODCACHE={cache}/gomod "
         "CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local"
     )
-    return f"cd {src} && env {env} go build -trimpath -o {out} . 2>&1"
+    return f"cd {src} && env {marks}{env} go build -trimpath -o {out} . 2>&1"
+
+
+def run_marks(name: str, run_id: str, marker: str = MARKER) -> str:
+    """The agent's markers (system `build-<name>`, the run's id) as `env` assignments, so that a
+    build started for a run is one of its processes, which the run's guard on the host ends with
+    the run. A driver killed during `go build` left the build (and its compilers) running on the
+    server for minutes after. Empty outside a run (`app build` by hand)."""
+    if not run_id:
+        return ""
+    return f"{marker}={shlex.quote('build-' + name)} {marker}_RUN={shlex.quote(run_id)} "
 
 
 def jail_entries(jailed: list[str]) -> list[str]:
