@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from webbench_lab.bench import ceiling
-from webbench_lab.bench.generators import GENERATOR_BOUND_PCT, any_bound, judge, shared_cpus, sharing_cpus
+from webbench_lab.bench.generators import GENERATOR_BOUND_PCT, any_bound, judge, sharing_cpus
 from webbench_lab.bench.record import CaseRecord, Resources
+from webbench_lab.locallab.cpusets import shared_cpus
 
 
 def samples(pct: float, n: int = 10) -> list[dict]:

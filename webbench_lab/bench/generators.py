@@ -6,9 +6,10 @@ On a machine with fewer cores than hosts the generators share CPUs (`lab up --ge
 cores puts both on CPU 0). Each then reads only its own share of the CPUs it is pinned to: two at
 50% each left CPU 0 no time at all. So a generator whose CPUs overlap another's is judged on the
 sharing generators' own loads added (`shared_cpu_pct`), and the manifest lists which hosts share
-which CPUs (`shared_cpus`).
+which CPUs (`shared_cpus`, locallab/cpusets.py: `lab up` says the same).
 
-Standard types only: record.py (the case record) builds on this module, not the other way round.
+record.py (the case record) builds on this module (GeneratorRecord is one of its fields), not the
+other way round: the loads come in as plain numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from webbench_lab.agent.appctl import cpu_list
+from webbench_lab.locallab.cpusets import cpus_of
 
 GENERATOR_BOUND_PCT = 90.0  # a generator this busy may have been the limit, not the server
 
@@ -43,21 +44,13 @@ class GeneratorRecord:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-def _cpus(text: str | None) -> set[int]:
-    """A CPU list as a set; empty when it is unknown or not a CPU list."""
-    try:
-        return cpu_list(text) if text else set()
-    except ValueError:
-        return set()
-
-
 def sharing_cpus(cpusets: Mapping[str, str | None]) -> list[list[str]]:
     """Groups of two or more hosts whose CPU sets overlap, directly or through another member, in
     the mapping's order (a host of unknown CPUs shares with none)."""
     order = list(cpusets)
     groups: list[tuple[set[str], set[int]]] = []
     for name in order:
-        names, cpus = {name}, _cpus(cpusets[name])
+        names, cpus = {name}, cpus_of(cpusets[name])
         if not cpus:
             continue
         apart = []
@@ -70,20 +63,6 @@ def sharing_cpus(cpusets: Mapping[str, str | None]) -> list[list[str]]:
         groups = [*apart, (names, cpus)]
     found = [sorted(names, key=order.index) for names, _ in groups if len(names) > 1]
     return sorted(found, key=lambda g: order.index(g[0]))
-
-
-def shared_cpus(cpusets: Mapping[str, str | None]) -> list[dict[str, Any]]:
-    """For the manifest: each set of CPUs two or more hosts are pinned to, with those hosts
-    (`[{"cpus": "0", "hosts": [...]}]`); empty when no host shares a CPU or the CPUs are unknown."""
-    users: dict[int, list[str]] = {}
-    for name, text in cpusets.items():
-        for cpu in sorted(_cpus(text)):
-            users.setdefault(cpu, []).append(name)
-    by_hosts: dict[tuple[str, ...], list[int]] = {}
-    for cpu, names in sorted(users.items()):
-        if len(names) > 1:
-            by_hosts.setdefault(tuple(names), []).append(cpu)
-    return [{"cpus": ",".join(map(str, cpus)), "hosts": list(hosts)} for hosts, cpus in by_hosts.items()]
 
 
 def judge(
@@ -118,7 +97,7 @@ def _added(group: list[GeneratorRecord]) -> float | None:
     union: set[int] = set()
     cores = 0.0
     for r in group:
-        cpus = _cpus(r.cpus)
+        cpus = cpus_of(r.cpus)
         if r.cpu_pct is None:
             return None
         union |= cpus
