@@ -3,6 +3,8 @@ its samples makes it unknown, and generators that share CPUs are judged on their
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from webbench_lab.bench import ceiling
@@ -147,3 +149,44 @@ def test_the_generators_are_in_case_json_and_read_back():
     del data["generators"]
     old = CaseRecord.from_json(data)
     assert old.resources is not None and old.resources.generators is None and old.generator_bound is True
+
+
+def test_the_report_says_which_hosts_share_which_cpus():
+    from webbench_lab.bench import report
+
+    shared = [{"cpus": "0", "hosts": ["lab-generator1", "lab-generator2", "lab-backend"]}]
+    lines = report.lab_lines({"server_cpu_limit": 0.25, "shared_cpus": shared})
+    (line,) = [ln for ln in lines if "shared by" in ln]
+    assert line.startswith("CPUs 0 shared by lab-generator1, lab-generator2, lab-backend")
+    assert "judged generator-bound on their loads added" in line
+    assert not [ln for ln in report.lab_lines({"shared_cpus": []}) if "shared by" in ln]
+
+
+def test_each_generators_cpu_series_is_named_by_its_host_when_there_are_several(tmp_path, monkeypatch):
+    from webbench_lab.bench import charts, htmlreport
+    from webbench_lab.bench.record import AttemptRecord
+
+    drawn: dict[str, list[str]] = {}
+
+    def chart(chart_id, title, panels, limits=None):
+        drawn.update({name: [label for label, _, _ in series] for name, series in panels.items()})
+
+    monkeypatch.setattr(charts, "timeseries_chart", chart)
+    hosts = ["lab-generator1", "lab-generator2", "lab-server"]
+    case_dir = tmp_path / "cases" / "c-L1-s-r1"
+    case_dir.mkdir(parents=True)
+    line = json.dumps({"t": 1.0, "host_cpu_pct": 40.0, "rss_kb": 1024})
+    for host in hosts:
+        (case_dir / f"samples-{host}.attempt-1.jsonl").write_text(line + "\n")
+    files = [f"samples-{h}.attempt-1.jsonl" for h in hosts]
+    attempt = AttemptRecord(1, "", "", "completed", "", {}, None, [], files, None, None)
+    record = CaseRecord("c-L1-s-r1", "c", 1, "s", "/", 1, status="ok", attempt=1, attempts=[attempt])
+    inventory = {h: {"groups": [h.removeprefix("lab-").rstrip("12")]} for h in hosts}
+    htmlreport.timeseries(tmp_path, [record], {"inventory": inventory})
+    assert drawn["generator CPU %"] == ["r1 lab-generator1", "r1 lab-generator2"]
+    assert drawn["server CPU %"] == ["r1"]
+    # one generator: its series keeps the repeat's name alone, as before
+    one = {"lab-generator1": {"groups": ["generator"]}, "lab-server": {"groups": ["server"]}}
+    attempt.samples = [files[0], files[2]]
+    htmlreport.timeseries(tmp_path, [record], {"inventory": one})
+    assert drawn["generator CPU %"] == ["r1"]
