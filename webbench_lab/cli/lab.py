@@ -37,7 +37,8 @@ def register(sub) -> None:
         default=1,
         metavar="N",
         help=f"N generator hosts (1 to {MAX_GENERATORS}; default 1), generator1..N when more than one: "
-        "they share the CPUs the server does not have, and a run splits its connections among them",
+        "they get the CPUs the server does not have (shared when there are too few for one each), "
+        "and a run splits its connections among them",
     )
     up.add_argument(
         "--backend",

@@ -126,7 +126,7 @@ def check_generators(value: int | str) -> int:
     except (TypeError, ValueError):
         count = 0
     if not 1 <= count <= MAX_GENERATORS:
-        raise UserError(f"--generators {value!r}: give a number of generators from 1 to {MAX_GENERATORS}")
+        raise UserError(f"--generators {value}: give a number of generators from 1 to {MAX_GENERATORS}")
     return count
 
 
