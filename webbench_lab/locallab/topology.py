@@ -20,7 +20,6 @@ from webbench_lab.locallab.login import ROOT, SSH_PORT, check_port, check_user
 from webbench_lab.paths import run_dir
 
 GENERATOR, SERVER, BACKEND = "generator", "server", "backend"  # the inventory's groups
-HOST_NAMES = (GENERATOR, SERVER)  # the default lab: one generator, one server
 MAX_GENERATORS = 8
 NETNS_PREFIX = "wbl-"
 BRIDGE = "wbl-mgmt"
