@@ -13,6 +13,7 @@ from scipy import optimize, stats
 
 from tests.unit.test_cli import assert_one_line_exit_2, run_cli
 from webbench_lab.bench import compare
+from webbench_lab.bench import stats as wstats
 from webbench_lab.bench.plan import Options, effective_suite, run_settings
 from webbench_lab.bench.record import CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
@@ -222,7 +223,7 @@ def test_every_difference_that_makes_runs_not_comparable(tmp_path):
 def test_fieller_interval_ends_solve_the_pivot_equation():
     """Each end is a root of (B̄ - r·Ā)² = t² (s²_B/n_B + r² s²_A/n_A), found by brentq here."""
     a, b = [1000.0, 1040.0, 960.0, 1010.0], [850.0, 930.0, 880.0, 910.0, 860.0]
-    lo, hi = compare.fieller_ci(a, b)
+    lo, hi = wstats.fieller_ci(a, b)
     ma, mb = np.mean(a), np.mean(b)
     va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
     r = mb / ma
@@ -242,14 +243,14 @@ def test_fieller_interval_covers_the_true_ratio_95_percent_of_the_time():
     trials, covered = 2000, 0
     for _ in range(trials):
         a, b = rng.normal(1000, 60, 4), rng.normal(800, 20, 6)
-        lo, hi = compare.fieller_ci(list(a), list(b))
+        lo, hi = wstats.fieller_ci(list(a), list(b))
         covered += lo <= 0.8 <= hi
     assert 0.93 <= covered / trials <= 0.97
 
 
 def test_fieller_interval_is_unbounded_when_a_is_not_clearly_above_zero():
-    assert compare.fieller_ci([1.0, 100.0], [50.0, 60.0]) is None
-    assert compare.fieller_ci([1000.0, 1000.0], [900.0, 900.0]) == (0.9, 0.9)
+    assert wstats.fieller_ci([1.0, 100.0], [50.0, 60.0]) is None
+    assert wstats.fieller_ci([1000.0, 1000.0], [900.0, 900.0]) == (0.9, 0.9)
 
 
 # --- the command: outputs and exit codes ------------------------------------------------------

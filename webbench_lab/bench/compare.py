@@ -8,7 +8,8 @@ an aggregate) are skipped: the repeats are grouped here.
 For every case present in both runs:
 
 - the ratio of the mean rates, B/A, with its 95% confidence interval by Fieller's theorem
-  (E. C. Fieller, "Some problems in interval estimation", J. R. Stat. Soc. B 16 (1954) 175-185):
+  (bench/stats.py's fieller_ci; E. C. Fieller, "Some problems in interval estimation",
+  J. R. Stat. Soc. B 16 (1954) 175-185):
   the set of ratios r for which B̄ - r·Ā is not significantly different from 0, i.e. the r with
   (B̄ - r·Ā)² <= t² (s²_B/n_B + r² s²_A/n_A), which is a quadratic in r. The two samples are
   independent and their variances may differ, so t is Student's quantile at the Welch-Satterthwaite
@@ -42,17 +43,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from webbench_lab.bench import shift
 from webbench_lab.bench.record import CaseRecord
 from webbench_lab.bench.results import read_manifest
-from webbench_lab.bench.stats import ALPHA, MIN_REPEATS, welch_p
+from webbench_lab.bench.stats import ALPHA, CONFIDENCE, MIN_REPEATS, fieller_ci, welch_p
 from webbench_lab.errors import UserError
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.yamlfile import display, load_json
 
-CONFIDENCE = 0.95  # of the ratio's interval
 DEFAULT_THRESHOLD_PCT = 5.0
 OUTPUTS = (
     "compare.md",
@@ -361,27 +360,6 @@ def compare_case(key: CaseId, a: Side, b: Side, threshold_pct: float) -> CaseCom
             return result("faster", f"{_pct(ratio)} with p < {ALPHA:g}", ci, p)
         return result("no significant change", f"within ±{threshold_pct:g}%", ci, p)
     return result("no significant change", f"p >= {ALPHA:g}", ci, p)
-
-
-def fieller_ci(a: list[float], b: list[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """The confidence interval of mean(b)/mean(a) by Fieller's theorem (see the module's docstring);
-    None when it is unbounded (mean(a) not significantly different from 0)."""
-    ma, mb = float(np.mean(a)), float(np.mean(b))
-    va = float(np.var(a, ddof=1)) / len(a)  # squared standard errors of the means
-    vb = float(np.var(b, ddof=1)) / len(b)
-    if ma == 0:
-        return None
-    r = mb / ma
-    df_den = vb**2 / (len(b) - 1) + r**4 * va**2 / (len(a) - 1)
-    if df_den == 0:  # no variance at all: the ratio is what it is
-        return (r, r)
-    df = (vb + r**2 * va) ** 2 / df_den
-    t = float(stats.t.ppf(1 - (1 - confidence) / 2, df))
-    qa = ma**2 - t**2 * va
-    if qa <= 0:
-        return None
-    half = t * math.sqrt(vb * qa + mb**2 * va)  # the square root of the quadratic's discriminant / 2
-    return ((ma * mb - half) / qa, (ma * mb + half) / qa)
 
 
 def write_outputs(comparison: Comparison) -> list[str]:

@@ -332,6 +332,7 @@ class Aggregate:
     load_tool: str | None
     concurrency: int | None
     duration_s: int | None
+    rates: list[float] = field(default_factory=list)  # each ok repeat's, for ratios
 
     @property
     def ok(self) -> bool:
@@ -346,7 +347,7 @@ class Aggregate:
         _ci95_pct, _rsd_pct and _n."""
         data: dict[str, Any] = {"row": "aggregate"}
         for f in dataclasses.fields(self):
-            if f.name != "stats":
+            if f.name not in ("stats", "rates"):  # rates: the repeats' own rows have them
                 data[f.name] = getattr(self, f.name)
         for key, stat in self.stats.items():
             data.update(stat.as_dict(f"{key}_"))
@@ -382,6 +383,7 @@ def aggregate(records: list[CaseRecord]) -> list[Aggregate]:
                 cpus_asked=first.cpus_asked, server_cpus=first.server_cpus,
                 load_tool=(ok or rows)[0].load_tool, concurrency=(ok or rows)[0].concurrency,
                 duration_s=(ok or rows)[0].duration_s,
+                rates=[v for r in ok if (v := r.value("rate")) is not None],
             )
         )  # fmt: skip
     return out

@@ -1,10 +1,16 @@
 """Our numbers beside the published ones: Lab A's tables as the article printed them (one per level,
 transactions/s per system, with the ratio to Go http) and Lab B's (QPS, P50, P99, memory). Each of
 our figures is a case over its repeats (record.aggregate): the mean with its 95% interval
-(`4,036 ±2.1%`), n, the CPU per request, and the marks of FOOTNOTE."""
+(`4,036 ±2.1%`), n, the CPU per request, and the marks of FOOTNOTE.
+
+Rates do not compare across machines; ratios within one lab do, so each table also gives our ratio
+to the lab's baseline (Go http in Lab A; Gin in Lab B, which the published Lab B quotes as "Gin is
+N times FastAPI") with its 95% interval, beside the published ratio, and says whether the published
+one is inside our interval."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.table import Table
@@ -12,7 +18,7 @@ from rich.table import Table
 from webbench_lab.apps.systems import all_systems
 from webbench_lab.bench import ceiling, drift
 from webbench_lab.bench.record import Aggregate, CaseRecord, aggregate
-from webbench_lab.bench.stats import Stat
+from webbench_lab.bench.stats import Stat, fieller_ci
 from webbench_lab.bench.suites import Suite
 
 BASELINE = {"A": "go-http", "B": "gin"}
@@ -22,9 +28,62 @@ LAB_A_HEADER = [
     "n",
     "µs CPU/req (app)",
     "published",
-    "ours / Go http",
+    "ours / Go http [95% CI]",
     "published / Go http",
+    "ours vs published",
 ]
+LAB_B_RATIO_HEADER = ["scenario", "system", "Gin / system [95% CI]", "Lab B's", "ours vs Lab B's"]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Our mean rate of one case over another's, with the 95% interval of that ratio by Fieller's
+    theorem from both cases' repeats (low/high None: unknown, one repeat on a side or unbounded),
+    and whether either figure may be the generator's (True: one is generator-bound; None: unknown)."""
+
+    value: float
+    low: float | None
+    high: float | None
+    bound: bool | None
+
+    def cell(self) -> str:
+        if self.low is None or self.high is None:
+            return f"{_ratio_fmt(self.value)} [?]"
+        return f"{_ratio_fmt(self.value)} [{_ratio_fmt(self.low)}, {_ratio_fmt(self.high)}]"
+
+    def against(self, published: float | None) -> str:
+        """`within` when the published ratio is inside our interval, `ours higher` or `ours lower`
+        when it is outside (a real difference between the labs), `?` when our interval or a
+        generator-bound flag is unknown, `generator-bound` when either figure may be the
+        generator's limit (no verdict), `-` when nothing was published."""
+        if published is None:
+            return "-"
+        if self.bound is True:
+            return "generator-bound"
+        if self.low is None or self.high is None or self.bound is None:
+            return "?"
+        if self.low <= published <= self.high:
+            return "within"
+        return "ours higher" if published < self.low else "ours lower"
+
+
+def ratio(num: Aggregate | None, den: Aggregate | None) -> Ratio | None:
+    """mean(num) / mean(den) of the ok repeats' rates, None when either has no figure."""
+    if num is None or den is None or not num.rates or not den.rates:
+        return None
+    top, bottom = sum(num.rates) / len(num.rates), sum(den.rates) / len(den.rates)
+    if bottom == 0:
+        return None
+    ci = fieller_ci(den.rates, num.rates) if len(num.rates) > 1 and len(den.rates) > 1 else None
+    flags = (num.generator_bound, den.generator_bound)
+    bound = True if True in flags else None if None in flags else False
+    low, high = ci if ci is not None else (None, None)
+    return Ratio(top / bottom, low, high, bound)
+
+
+def _ratio_fmt(value: float) -> str:
+    size = abs(value)
+    return f"{value:.{2 if size < 10 else 1 if size < 100 else 0}f}"
 
 
 def _by_case(rows: list[CaseRecord]) -> dict[tuple[str, int, str], Aggregate]:
@@ -97,13 +156,15 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
         first = suite.scenarios[0].name
         pub = published.get(first, {})
         for level in suite.levels:
-            base = _cell(cases.get((BASELINE["A"], level, first)))[1]
+            base = cases.get((BASELINE["A"], level, first))
             pub_base = pub.get(BASELINE["A"], {}).get(level)
             body = []
             for system in suite.systems:
                 agg = cases.get((system, level, first))
-                text, rate = _cell(agg)
+                text, _ = _cell(agg)
                 published_rate = pub.get(system, {}).get(level)
+                pub_ratio = published_rate / pub_base if published_rate and pub_base else None
+                ours = ratio(agg, base) if system != BASELINE["A"] else None
                 body.append(
                     [
                         names[system].display,
@@ -111,8 +172,9 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
                         _n(agg),
                         _cost(agg),
                         _fmt(published_rate),
-                        _fmt(rate / base, 2) if rate and base else "-",
-                        _fmt(published_rate / pub_base, 2) if published_rate and pub_base else "-",
+                        ours.cell() if ours else "1" if system == BASELINE["A"] and agg and agg.ok else "-",
+                        _fmt(pub_ratio, 2),
+                        ours.against(pub_ratio) if ours else "-",
                     ]
                 )
             title = f"Lab A, level {level} (GOMAXPROCS={level}, {level} Python process(es)): transactions/s"
@@ -145,7 +207,43 @@ def tables(suite: Suite, rows: list[CaseRecord]) -> list[tuple[str, list[str], l
         header = ["scenario", "system", "QPS", "n", "P50 ms", "P99 ms", "RSS MB", "µs CPU/req (app)",
                   "pub. QPS", "pub. P50", "pub. P99", "pub. MB"]  # fmt: skip
         out.append((f"Lab B, level {level}", header, body))
+        ratios = lab_b_ratios(suite, cases, level)
+        if ratios:
+            title = f"Lab B, level {level}: Gin's rate over each system's, ours beside Lab B's"
+            out.append((title, LAB_B_RATIO_HEADER, ratios))
     return out
+
+
+def lab_b_ratios(suite: Suite, cases: dict[tuple[str, int, str], Aggregate], level: int) -> list[list[str]]:
+    """Per scenario and system other than Gin: Gin's mean rate over the system's with its interval,
+    beside the published QPS ratio (Lab B's "Gin is N times FastAPI"); a system with neither is left
+    out. Empty when Gin has no figure at this level."""
+    names = all_systems()
+    rows = []
+    for scenario in suite.scenarios:
+        gin = cases.get((BASELINE["B"], level, scenario.name))
+        if gin is None or not gin.rates:
+            continue
+        pub = suite.published.get(scenario.name, {})
+        pub_gin = pub.get(BASELINE["B"], {}).get("qps")
+        for system in suite.systems:
+            if system == BASELINE["B"]:
+                continue
+            ours = ratio(gin, cases.get((system, level, scenario.name)))
+            pub_sys = pub.get(system, {}).get("qps")
+            published = pub_gin / pub_sys if pub_gin and pub_sys else None
+            if ours is None and published is None:
+                continue
+            rows.append(
+                [
+                    scenario.name,
+                    names[system].display,
+                    ours.cell() if ours else "-",
+                    _fmt(published, 2 if published is not None and published < 10 else 1),
+                    ours.against(published) if ours else "-",
+                ]
+            )
+    return rows
 
 
 def differs(suite: Suite) -> list[str]:
@@ -174,6 +272,11 @@ FOOTNOTE = (
     "* generator-bound: the generator's CPU averaged >= 90% during the measurement, or the rate "
     "reached 80% of the generator's ceiling (the load tool against nginx's fixed replies).\n"
     "? generator-bound unknown: a host gave too few samples (samples_missing) to tell.\n"
+    "Ratios (ours / Go http, Gin / system): the ratio of the mean rates with its 95% interval by "
+    "Fieller's theorem from both cases' repeats ([?]: one repeat on a side). Against the published "
+    "ratio: within (inside our interval), ours higher or ours lower (outside it: the labs really "
+    "differ), ? (our interval or a generator-bound flag unknown), generator-bound (either figure may "
+    "be the generator's limit: no verdict).\n"
     "† retried: the load tool hung and was killed, or printed nothing; the figure is from the first "
     "attempt that counted (case.json lists every attempt).\n"
     "⁺ oversubscribed: at this level the system runs more processes or threads (GOMAXPROCS, "

@@ -7,13 +7,15 @@ that (t(0.975, 2) = 4.30 where the normal quantile is 1.96), so the interval is 
 It assumes the repeats are independent draws around one mean, which interleaving the repeats (every
 case once, then again) makes closer to true.
 
-`summarize(values)` is the whole API (bench/report.py, bench/results.py and the runner's adaptive
-repeats use it; so can a comparison of runs). With one value the interval and the spread are
+`summarize(values)` gives a figure's statistics (bench/report.py, bench/results.py and the runner's
+adaptive repeats use it); `welch_p` and `fieller_ci` compare two figures (compare, drift, shift, and
+the report's ratios to Go http and to Gin). With one value the interval and the spread are
 unknown (None), never 0; with a mean of 0 the relative figures are unknown too.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -94,3 +96,32 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nearly identical values: precision note
         return float(sps.ttest_ind(b, a, equal_var=False).pvalue)
+
+
+def fieller_ci(
+    a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float] | None:
+    """The confidence interval of mean(b)/mean(a) by Fieller's theorem (E. C. Fieller, J. R. Stat.
+    Soc. B 16 (1954) 175-185): the r for which mean(b) - r·mean(a) is not significantly different
+    from 0, a quadratic in r, with Student's t at the Welch-Satterthwaite degrees of freedom of that
+    difference evaluated at r = mean(b)/mean(a). Independent samples of 2 values or more each.
+    None when the interval is unbounded (mean(a) not significantly different from 0)."""
+    import numpy as np
+    from scipy import stats as sps
+
+    ma, mb = float(np.mean(a)), float(np.mean(b))
+    va = float(np.var(a, ddof=1)) / len(a)  # squared standard errors of the means
+    vb = float(np.var(b, ddof=1)) / len(b)
+    if ma == 0:
+        return None
+    r = mb / ma
+    df_den = vb**2 / (len(b) - 1) + r**4 * va**2 / (len(a) - 1)
+    if df_den == 0:  # no variance at all: the ratio is what it is
+        return (r, r)
+    df = (vb + r**2 * va) ** 2 / df_den
+    t = float(sps.t.ppf(1 - (1 - confidence) / 2, df))
+    qa = ma**2 - t**2 * va
+    if qa <= 0:
+        return None
+    half = t * math.sqrt(vb * qa + mb**2 * va)  # the square root of the quadratic's discriminant / 2
+    return ((ma * mb - half) / qa, (ma * mb + half) / qa)
