@@ -8,11 +8,14 @@ file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what i
 - `login_lab` (test_login_user.py): a fresh bare lab whose hosts look like real machines
   (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it, and
   it is the lab rebuilt after `earlier_run`, whose audit its drift check is compared with;
-- `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down.
+- `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down;
+- `gens_lab` (test_generators.py): a fresh lab of two generators and a backend host on a switch
+  (`lab up --generators 2 --backend`), provisioned with pyinfra; its last test takes it down.
 
 One lab runs at a time, so a session orders its tests to build each lab once: the pyinfra lab's
 tests first (those marked fresh_lab before any app runs), then the Ansible lab's, then the login
-lab's, then teardown's (see pytest_collection_modifyitems).
+lab's, then teardown's, then the generators lab's, last, so that no other lab is built after it
+(see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -53,15 +56,21 @@ def by_group(inv: LabInventory, group: str):
 
 NGINX_SITE = "/etc/webbench/nginx/webpy-nginx-L1.conf"  # a provisioned file the drift tests edit
 LOGIN_USER, LOGIN_PORT = "bench", 2222
-# `lab up` arguments of each kind of lab (the others are root on port 22).
-UP_ARGS = {"login": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT))}
+# `lab up` arguments of each kind of lab (the others are root on port 22, one generator).
+UP_ARGS = {
+    "login": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT)),
+    "gens": ("--generators", "2", "--backend"),
+}
+# The engine that provisions each kind of lab, where it is not the lab's own name.
+ENGINE_OF = {"gens": "pyinfra"}
 
 
 class Labs:
     """The one local lab of this session: which engine provisioned it, and what was kept of it."""
 
     def __init__(self) -> None:
-        self.engine: str | None = None  # "pyinfra", "ansible", "bare", "login" or None (no lab up)
+        # "pyinfra", "ansible", "bare", "login", "gens" or None (no lab up)
+        self.engine: str | None = None
         self.first_provision: dict = {}
         self.audit_dir = None
         self.audit: dict | None = None
@@ -75,7 +84,7 @@ class Labs:
             proc = wbl("lab", "up", *UP_ARGS.get(engine, ()))
             assert proc.returncode == 0, proc.stderr
             if engine not in ("bare", "login"):
-                proc = wbl("provision", "--engine", engine, "--json")
+                proc = wbl("provision", "--engine", ENGINE_OF.get(engine, engine), "--json")
                 assert proc.returncode == 0, proc.stderr
                 self.first_provision = json.loads(proc.stdout)
             if engine == "pyinfra":
@@ -165,6 +174,13 @@ def login_lab(labs, audits_root, earlier_run) -> LabInventory:
 
 
 @pytest.fixture
+def gens_lab(labs, audits_root) -> LabInventory:
+    """A fresh lab of two generators, a server and a backend host joined by a switch, provisioned
+    with pyinfra (`lab up --generators 2 --backend`)."""
+    return labs.fresh("gens", audits_root)
+
+
+@pytest.fixture
 def any_lab(labs, audits_root) -> LabInventory:
     """Whatever lab is up (or a bare one), for tests that take it down: they call labs.gone()."""
     return labs.any(audits_root)
@@ -177,6 +193,8 @@ def no_lab(labs) -> None:
 
 
 def _order(item) -> tuple[int, int]:
+    if "gens_lab" in item.fixturenames:
+        return 4, 0
     if "any_lab" in item.fixturenames or "no_lab" in item.fixturenames:
         return 3, 0
     if "login_lab" in item.fixturenames:
@@ -188,7 +206,8 @@ def _order(item) -> tuple[int, int]:
 
 def pytest_collection_modifyitems(items):
     # One lab at a time: the pyinfra lab's tests, then the Ansible lab's, then the login lab's,
-    # then those that take the lab down (a stable sort keeps each file's own order).
+    # then those that take the lab down, then the generators lab's, which takes its own down (a
+    # stable sort keeps each file's own order).
     items.sort(key=_order)
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="the local lab needs root (run `sudo make test`)")

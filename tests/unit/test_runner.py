@@ -394,11 +394,36 @@ def test_a_whole_run_through_the_lab_and_the_agents_of_fake_hosts(monkeypatch, t
         assert record.resources.server_cpu_pct == 60.0 and record.resources.server_app_cpu_pct == 50.0
         assert record.resources.server_rss_mb == 30.0 and record.resources.generator_cpu_pct == 40.0
         assert record.raw_outputs == ["gen1-siege-0.attempt-1.out", "gen2-siege-0.attempt-1.out"]
+        # Each generator's share of the connections and its own figures are in the record; both
+        # are on CPU 0 (the fake inventory's), so each is judged on their loads added.
+        assert [(p["host"], p["connections"], p["rate"]) for p in record.processes] == [
+            ("gen1", 5, figures["transaction_rate"]),
+            ("gen2", 5, figures["transaction_rate"]),
+        ]
+        each = record.resources.generators
+        assert each is not None
+        assert [(g.name, g.cpus, g.cpu_pct, g.shared_with, g.shared_cpu_pct) for g in each] == [
+            ("gen1", "0", 30.0, ["gen2"], 80.0),
+            ("gen2", "0", 50.0, ["gen1"], 80.0),
+        ]
+        assert record.generator_bound is False
         case_dir = results.case_dir(c)
         assert (case_dir / "gen2-siege-0.attempt-1.out").read_text() == siege
         kept = (case_dir / "samples-srv1.attempt-1.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in kept] == server.samples["go-http"]
         assert (case_dir / "app.log").read_text() == "appctl: start go-http\n"  # its own start's lines
+
+
+def test_generators_sharing_a_cpu_are_bound_when_their_loads_added_are(monkeypatch, tmp_path):
+    """Each at about half of CPU 0, their average 47.5%: together they left the CPU no time."""
+    _, _, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
+    for gen, cpu in zip(runner.generators, (50.0, 45.0), strict=True):
+        gen.samples["load"] = [sample(cpu)]
+    runner.run(cases[:1])
+    (record,) = runner.results.records.values()
+    assert record.resources is not None and record.resources.generator_cpu_pct == 47.5
+    assert record.generator_bound is True
+    assert [g.shared_cpu_pct for g in record.resources.generators or []] == [95.0, 95.0]
 
 
 def test_a_case_on_a_host_where_a_sampler_was_left_running_is_not_isolated(monkeypatch, tmp_path):

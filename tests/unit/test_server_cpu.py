@@ -5,7 +5,6 @@ targets per concurrency."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -145,10 +144,13 @@ def test_the_share_of_the_ceiling_and_a_ceiling_measured_while_the_generator_was
          "generator:g": [{"host_cpu_pct": 50.0, "cpus": 1, "proc_cpu_pct": 0.0, "rss_kb": 0}]},
     )  # fmt: skip
     assert ceiling.summary(target, None, idle)["generator_limited"] is False
-    busy = dataclasses.replace(idle, generator_cpu_pct=97.0)
+    server = [{"host_cpu_pct": 20.0, "cpus": 1, "proc_cpu_pct": 10.0, "rss_kb": 1}] * 3
+    hot = [{"host_cpu_pct": 97.0, "cpus": 1, "proc_cpu_pct": 0.0, "rss_kb": 0}] * 3
+    busy = Resources.from_samples({"server": server, "generator:g": hot}, 3, ["server", "generator:g"])
     assert ceiling.summary(target, None, busy)["generator_limited"] is True
-    missing = dataclasses.replace(busy, samples_missing=True)
-    assert ceiling.summary(target, None, missing)["generator_limited"] is None
+    # the generator's sampler gave too few samples: not known whether it was the limit
+    short = Resources.from_samples({"server": server, "generator:g": hot[:0]}, 3, ["server", "generator:g"])
+    assert ceiling.summary(target, None, short)["generator_limited"] is None
 
 
 def test_the_report_says_what_the_server_had_and_each_ceiling_next_to_the_tables():

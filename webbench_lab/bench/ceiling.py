@@ -5,19 +5,21 @@ A case is only a measurement of its server when the generator had headroom. Its 
 say so: siege, with a thread per connection, burns its core whatever the rate, and a tool can be
 limited by its own design before its CPU is full. So a run measures the ceiling first, once per
 concurrency its cases use, and a case whose rate reaches CEILING_SHARE of it is generator-bound.
-A ceiling taken while the generator was not busy (GENERATOR_BOUND_PCT) was limited by the target,
-not the tool: it is kept, marked `generator_limited: false`, and used all the same (the tool can do
-at least that much, so a case near it is close to what the lab can tell apart)."""
+A ceiling taken while no generator was busy (GENERATOR_BOUND_PCT, bench/generators.py) was limited
+by the target, not the tool: it is kept, marked `generator_limited: false`, and used all the same
+(the tool can do at least that much, so a case near it is close to what the lab can tell apart).
+With several generators, it is generator-limited when any of them was busy, as a case is bound."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from webbench_lab.apps.models import NginxStatic
 from webbench_lab.apps.systems import System
 from webbench_lab.bench.plan import Case, settings
-from webbench_lab.bench.record import GENERATOR_BOUND_PCT, Figures, Resources
+from webbench_lab.bench.record import Figures, Resources
 from webbench_lab.bench.suites import Suite
 
 SYSTEM = "ceiling"
@@ -64,7 +66,9 @@ def _serves(system: System, path: str) -> bool:
 def summary(
     target: Target, figures: Figures | None, resources: Resources, reason: str = ""
 ) -> dict[str, Any]:
-    """The manifest's record of one ceiling."""
+    """The manifest's record of one ceiling. Generator-limited is the case's generator-bound rule
+    (record.Resources: any generator busy, each judged on its own or with those sharing its CPUs),
+    not the generators' average."""
     gen = resources.generator_cpu_pct
     return {
         "concurrency": target.concurrency,
@@ -74,7 +78,8 @@ def summary(
         "failures": None if figures is None else figures.failures,
         "generator_cpu_pct": gen,
         "server_cpu_pct": resources.server_cpu_pct,
-        "generator_limited": None if gen is None or resources.samples_missing else gen >= GENERATOR_BOUND_PCT,
+        "generator_limited": resources.generator_bound,
+        "generators": [dataclasses.asdict(g) for g in resources.generators or []],
         "samples": resources.samples,
         "reason": reason,
     }

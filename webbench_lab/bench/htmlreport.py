@@ -251,12 +251,14 @@ def deviations(suite: Suite, manifest: dict[str, Any], host_rows: list[dict[str,
 
 
 def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str, Any]) -> list[Chart]:
-    """Per case, its repeats' samples over time: generator CPU, server CPU (with its limit, where
-    the server had one) and server RSS."""
+    """Per case, its repeats' samples over time: generator CPU (each generator's series named by
+    its host, where there are several), server CPU (with its limit, where the server had one) and
+    server RSS."""
     roles = {
         name: "server" if "server" in h.get("groups", []) else "generator"
         for name, h in (manifest.get("inventory") or {}).items()
     }
+    several = sum("generator" in h.get("groups", []) for h in (manifest.get("inventory") or {}).values()) > 1
     limit = manifest.get("server_cpu_limit")
     server_cpus = next((_cpu_count(h.get("cpus")) for name, h in (manifest.get("inventory") or {}).items()
                         if roles[name] == "server"), None)  # fmt: skip
@@ -277,7 +279,8 @@ def timeseries(results_path: Path, records: list[CaseRecord], manifest: dict[str
                     panels["server CPU %"].append((label, xs, [host_load(s) for s in samples]))
                     panels["server RSS MB"].append((label, xs, [s["rss_kb"] / 1024 for s in samples]))
                 else:
-                    panels["generator CPU %"].append((label, xs, [host_load(s) for s in samples]))
+                    named = f"{label} {host}" if several else label
+                    panels["generator CPU %"].append((named, xs, [host_load(s) for s in samples]))
         limits = {}
         cpus = rows[0].server_cpus or server_cpus
         if isinstance(limit, int | float) and cpus:

@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from webbench_lab.bench.generators import GeneratorRecord, any_bound, judge
 from webbench_lab.bench.loadtools import LoadResult
 from webbench_lab.bench.stats import Stat, summarize
 from webbench_lab.errors import UserError
 
 SCHEMA_VERSION = 1
-GENERATOR_BOUND_PCT = 90.0  # a generator this busy may have been the limit, not the server
 SAMPLES_SLACK = 2  # a host may give this many samples fewer than the measurement's seconds
 
 
@@ -109,7 +109,9 @@ def _others(samples: list[dict[str, Any]]) -> list[float]:
 class Resources:
     """Both hosts during the measurement, from the once-a-second samples. A host that gave fewer
     samples than the measurement's seconds (minus SAMPLES_SLACK) makes `samples_missing`, and the
-    generator-bound flag is then unknown (None): a flag that could not be computed is never false."""
+    generator-bound flag is then unknown (None) unless a generator with all its samples was bound:
+    a flag that could not be computed is never false. Each generator is judged on its own
+    (bench/generators.py, `generators`): any bound makes the case bound."""
 
     server_cpu_pct: float | None
     server_app_cpu_pct: float | None
@@ -136,6 +138,9 @@ class Resources:
     # The local lab's keeper (locallab/keeper.py) on the server's CPUs: the lab's own, not another
     # tenant's, so it is taken out of server_others_cpu_pct and kept here.
     server_keeper_cpu_pct: float | None = None
+    # Each generator on its own (bench/generators.py): its CPU, who shares its CPUs, its verdict.
+    # None in a case.json written before several generators were judged one by one.
+    generators: list[GeneratorRecord] | None = None
 
     @classmethod
     def from_samples(
@@ -143,18 +148,25 @@ class Resources:
         samples: dict[str, list[dict[str, Any]]],
         seconds: int | None = None,
         hosts: list[str] | None = None,
+        cpusets: dict[str, str | None] | None = None,
     ) -> Resources:
         """`hosts`: the samplers that should have run ("server", "generator:<name>"), each for
-        `seconds`."""
+        `seconds`; `cpusets`: each generator's CPU list by name (the inventory's), to tell which
+        generators share CPUs."""
         server = samples.get("server", [])
         generators = [s for k, v in samples.items() if k.startswith("generator") for s in v]
         gen_cpu = [host_load(s) for s in generators]
         rss = [s["rss_kb"] for s in server]
         gen_mean = _mean(gen_cpu)
         missing = None
+        expected = None
         if seconds is not None and hosts is not None:
-            missing = any(len(samples.get(h, [])) < seconds - SAMPLES_SLACK for h in hosts)
-        bound = None if gen_mean is None or missing else gen_mean >= GENERATOR_BOUND_PCT
+            expected = seconds - SAMPLES_SLACK
+            missing = any(len(samples.get(h, [])) < expected for h in hosts)
+        names = [k for k in [*samples, *(hosts or [])] if k.startswith("generator")]
+        loads = {_generator(k): [host_load(s) for s in samples.get(k, [])] for k in dict.fromkeys(names)}
+        each = judge(loads, cpusets or {}, expected)
+        bound = any_bound(each, missing)
         cpu_s = app_s = None
         if server and seconds is not None and not missing:
             host = [host_load(s) * s.get("cpus", 1) / 100.0 for s in server]
@@ -173,6 +185,7 @@ class Resources:
             server_app_cpu_s=app_s,
             server_others_cpu_pct=_mean(_others(server)),
             generator_others_cpu_pct=_mean(_others(generators)),
+            generators=each,
         )
 
     def exclude_keeper(self, pct: float | None) -> None:
@@ -279,7 +292,10 @@ class CaseRecord:
         if "rate" in data:
             kwargs["figures"] = Figures(**_pick(data, Figures))
         if "samples" in data:
-            kwargs["resources"] = Resources(**_pick(data, Resources))
+            resources = Resources(**_pick(data, Resources))
+            if resources.generators is not None:
+                resources.generators = [GeneratorRecord.from_json(g) for g in data["generators"]]
+            kwargs["resources"] = resources
         return cls(**kwargs)
 
 
@@ -371,6 +387,11 @@ def aggregate(records: list[CaseRecord]) -> list[Aggregate]:
             )
         )  # fmt: skip
     return out
+
+
+def _generator(key: str) -> str:
+    """A generator's name from its samples' key ("generator:<name>"; older records: "generator")."""
+    return key.partition(":")[2] or key
 
 
 def _per_request(cpu_s: float | None, requests: int) -> float | None:

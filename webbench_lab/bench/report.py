@@ -304,6 +304,12 @@ def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None)
         )
     elif kept == [] and limit:
         lines.append("Server CPUs not kept awake: no keeper ran (`lab up` starts one).")
+    for shared in manifest.get("shared_cpus") or []:
+        lines.append(
+            f"CPUs {shared['cpus']} shared by {', '.join(shared['hosts'])} (fewer cores than hosts): their "
+            "work competes for them, so generators sharing a CPU are judged generator-bound on their "
+            "loads added (shared_cpu_pct in case.json)."
+        )
     for key, top in (manifest.get("generator_ceiling") or {}).items():
         rate, gen = top.get("rate"), top.get("generator_cpu_pct")
         if not rate:

@@ -10,7 +10,7 @@ import io
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,11 +44,13 @@ IDLE_TIMEOUT_S = 30.0
 
 @dataclass
 class LoadRun:
-    """One load on every generator: (host, local path, text) per process, how each ended."""
+    """One load on every generator: (host, local path, text) per process, how each ended, and the
+    connections each process was given (its share of the case's)."""
 
     outputs: list[tuple[str, Path, str]]
     ended: dict[str, str]  # "<host>-<tool>-<n>": exited | interrupted | killed
     interrupted: bool
+    connections: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Attempt:
     interrupted: bool
     reason: str
     record: AttemptRecord
+    connections: list[int] = field(default_factory=list)  # per output, as LoadRun's
 
 
 class Runner:
@@ -222,7 +225,7 @@ class Runner:
                 record.reason = error
             else:
                 record.figures = Figures.from_result(loadtools.combine(parsed))
-                record.processes = [p.as_dict() for p in parsed]
+                record.processes = _processes(parsed, last)
                 if record.resources is not None:
                     record.resources.add_cost(record.figures.requests)
                 self._judge_by_ceiling(record)
@@ -287,7 +290,7 @@ class Runner:
             if hung
             else ""
         )
-        resources = Resources.from_samples(samples, duration, self._sampled_hosts())
+        resources = Resources.from_samples(samples, duration, self._sampled_hosts(), self._cpusets())
         resources.exclude_keeper(kept)
         record = AttemptRecord(
             attempt=number,
@@ -302,7 +305,9 @@ class Runner:
             generator_cpu_pct=resources.generator_cpu_pct,
             server_cpu_pct=resources.server_cpu_pct,
         )
-        return Attempt(number, load.outputs, resources, bool(hung), load.interrupted, reason, record)
+        return Attempt(
+            number, load.outputs, resources, bool(hung), load.interrupted, reason, record, load.connections
+        )
 
     def _parse(self, outputs: list[tuple[str, Path, str]]) -> tuple[list[loadtools.LoadResult], str]:
         """Every process's figures, and why there are none ('' when every output parsed)."""
@@ -429,6 +434,7 @@ class Runner:
         run_id = uuid.uuid4().hex[:8]
         specs: list[RunSpec] = []
         invocations: list[list[loadtools.Invocation]] = []
+        connections: list[int] = []  # per process, in the order of the outputs
         for g_index, hc in enumerate(self.generators):
             workdir = _workdir(hc)
             processes: list[ProcessSpec] = []
@@ -452,6 +458,7 @@ class Runner:
                 files.update(invocation.files)
                 processes.append({"argv": invocation.argv, "out": f"{workdir}/{load.prefix}.out"})
                 mine.append(invocation)
+                connections.append(load.concurrency)
             invocations.append(mine)
             # A tool still running after its time (and what it may run past it: k6 waits for the
             # requests in flight) gets SIGINT (it prints its summary), and SIGKILL to its process
@@ -489,7 +496,7 @@ class Runner:
                         self.results.write_text(kept, text)
                 outputs.append((hc.host.name, path, text))
             hc.sh(f"rm -f {_workdir(hc)}/{run_id}-*")
-        return LoadRun(outputs, ended, interrupted)
+        return LoadRun(outputs, ended, interrupted, connections)
 
     def _case_fields(self, case: Case, system: System | None = None) -> dict[str, Any]:
         """The case's own fields, with the CPUs its system asks at its level beside the server's."""
@@ -555,6 +562,10 @@ class Runner:
         """The samples every measurement must have: the server's and each generator's."""
         return ["server", *(f"generator:{hc.host.name}" for hc in self.generators)]
 
+    def _cpusets(self) -> dict[str, str | None]:
+        """Each generator's CPU list (the inventory's): which of them share CPUs."""
+        return {hc.host.name: hc.host.cpus for hc in self.generators}
+
     def _stop_samplers(self, samplers, case_dir: Path, attempt: int) -> dict[str, list[dict]]:
         samples: dict[str, list[dict]] = {}
         for hc, name, out in samplers:
@@ -598,6 +609,17 @@ class Runner:
             if not answer.get("ok"):  # e.g. processes that survived KILL
                 problems.append(f"{name}: {answer.get('error', 'not stopped')}")
         return problems
+
+
+def _processes(parsed: list[loadtools.LoadResult], attempt: Attempt) -> list[dict[str, Any]]:
+    """Each load process's figures, with the generator that ran it and the connections it was
+    given: with several generators, each one's share of the case is in the record."""
+    hosts = [host for host, _, _ in attempt.outputs]
+    given: list[int | None] = list(attempt.connections) or [None] * len(parsed)
+    return [
+        {**p.as_dict(), "host": host, "connections": n}
+        for p, host, n in zip(parsed, hosts, given, strict=True)
+    ]
 
 
 def _share(total: int, parts: int, index: int) -> int:

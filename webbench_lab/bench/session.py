@@ -33,7 +33,7 @@ from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
 from webbench_lab.hosts.guard import RunGuard, describe_dead_run
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
-from webbench_lab.locallab import cpulimit, keeper
+from webbench_lab.locallab import cpulimit, cpusets, keeper
 from webbench_lab.ui import console, out
 
 
@@ -76,6 +76,7 @@ def _run(
             dead_runs=guard.dead_runs,
             server_cpu_limit=_server_cpu_limit(inventory),
             server_cpus_kept_awake=_kept_awake(inventory),
+            shared_cpus=cpusets.shared_cpus({name: h.cpus for name, h in inventory.hosts.items()}),
         )
         live = LiveReport(results.path)
         results.after_case = live.kick

@@ -1,4 +1,5 @@
-"""`webbench-lab lab up | down | status`: the local two-host lab on this machine (as root)."""
+"""`webbench-lab lab up | down | status`: the local lab on this machine (as root): a generator and a
+server, or several generators and a backend host (`--generators N`, `--backend`)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,44 @@ import argparse
 
 from webbench_lab.errors import UserError
 from webbench_lab.locallab import login
-from webbench_lab.locallab.topology import DEFAULT_SERVER_CPU
+from webbench_lab.locallab.topology import (
+    DEFAULT_BENCH_NET,
+    DEFAULT_MGMT_NET,
+    DEFAULT_SERVER_CPU,
+    MAX_GENERATORS,
+    SWITCHED_BENCH_NET,
+    check_generators,
+)
 from webbench_lab.ui import out
 
 
 def register(sub) -> None:
-    lab = sub.add_parser("lab", help="the local two-host lab on this machine (as root)")
+    lab = sub.add_parser("lab", help="the local lab on this machine (as root)")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, parser_class=type(lab))
-    up = lab_sub.add_parser("up", help="start two fresh Debian 12 hosts and write inventory/local.yml")
-    up.add_argument("--mgmt-net", default="198.18.0.0/24", help="management network (SSH)")
-    up.add_argument("--bench-net", default="198.19.0.0/30", help="benchmark link network")
+    up = lab_sub.add_parser(
+        "up", help="start fresh Debian 12 hosts (a generator and a server) and write inventory/local.yml"
+    )
+    up.add_argument("--mgmt-net", default=DEFAULT_MGMT_NET, help="management network (SSH)")
+    up.add_argument(
+        "--bench-net",
+        default=None,
+        help=f"benchmark network (default {DEFAULT_BENCH_NET} for a generator and a server, "
+        f"{SWITCHED_BENCH_NET} with more hosts)",
+    )
+    up.add_argument(
+        "--generators",
+        type=_generators,
+        default=1,
+        metavar="N",
+        help=f"N generator hosts (1 to {MAX_GENERATORS}; default 1), generator1..N when more than one: "
+        "they get the CPUs the server does not have (shared when there are too few for one each), "
+        "and a run splits its connections among them",
+    )
+    up.add_argument(
+        "--backend",
+        action="store_true",
+        help="a backend host for the upstream API of /data/ (else it runs on the first generator)",
+    )
     up.add_argument(
         "--server-cpu",
         type=_cores,
@@ -49,8 +78,23 @@ def register(sub) -> None:
 def up_command(args: argparse.Namespace) -> int:
     from webbench_lab.locallab import lab
 
-    lab.up(args.mgmt_net, args.bench_net, args.server_cpu, args.login_user, args.ssh_port)
+    lab.up(
+        args.mgmt_net,
+        args.bench_net,
+        args.server_cpu,
+        args.login_user,
+        args.ssh_port,
+        generators=args.generators,
+        backend=args.backend,
+    )
     return 0
+
+
+def _generators(text: str) -> int:
+    try:
+        return check_generators(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _login_user(text: str) -> str:

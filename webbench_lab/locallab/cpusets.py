@@ -1,10 +1,15 @@
-"""Pin each local host to its own CPUs with a cgroup v1 cpuset (the machine has no cgroup v2)."""
+"""Pin each local host to its own CPUs with a cgroup v1 cpuset (the machine has no cgroup v2), and
+say which hosts share CPUs where there are too few for one each (`lab up`, a run's manifest)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from webbench_lab.agent.appctl import cpu_list
 
 CPUSET_ROOT = Path("/sys/fs/cgroup/cpuset")
 LAB_CPUSET = CPUSET_ROOT / "webbench-lab"
@@ -44,3 +49,25 @@ def remove_all(timeout: float = 5.0, top: Path = LAB_CPUSET) -> None:
                 time.sleep(0.1)
     with contextlib.suppress(OSError):
         top.rmdir()
+
+
+def cpus_of(text: str | None) -> set[int]:
+    """A CPU list ("0-1,3") as a set; empty when it is unknown or not a CPU list."""
+    try:
+        return cpu_list(text) if text else set()
+    except ValueError:
+        return set()
+
+
+def shared_cpus(cpusets: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """Each set of CPUs that two or more hosts are pinned to, with those hosts, in the mapping's
+    order (`[{"cpus": "0", "hosts": [...]}]`); empty when no host shares a CPU or none is known."""
+    users: dict[int, list[str]] = {}
+    for name, text in cpusets.items():
+        for cpu in sorted(cpus_of(text)):
+            users.setdefault(cpu, []).append(name)
+    by_hosts: dict[tuple[str, ...], list[int]] = {}
+    for cpu, names in sorted(users.items()):
+        if len(names) > 1:
+            by_hosts.setdefault(tuple(names), []).append(cpu)
+    return [{"cpus": ",".join(map(str, cpus)), "hosts": list(hosts)} for hosts, cpus in by_hosts.items()]

@@ -42,18 +42,26 @@ def _require_tools() -> None:
 
 def up(
     mgmt_net: str,
-    bench_net: str,
+    bench_net: str | None,
     server_cpu: float | None = topology.DEFAULT_SERVER_CPU,
     login_user: str = login.ROOT,
     ssh_port: int = login.SSH_PORT,
+    generators: int = 1,
+    backend: bool = False,
 ) -> Topology:
+    """`bench_net` None: the default for the number of hosts (topology.plan)."""
     require_root("up")
     _require_tools()
-    planned = topology.plan(mgmt_net, bench_net, server_cpu, login_user, ssh_port)
+    planned = topology.plan(mgmt_net, bench_net, server_cpu, login_user, ssh_port, generators, backend)
     remembered = topology.load()
     if remembered:
         topo, status = remembered
         if status == "up" and _healthy(topo):
+            if [h.name for h in topo.hosts] != [h.name for h in planned.hosts]:
+                raise UserError(
+                    f"the local lab is already up with the hosts {', '.join(h.name for h in topo.hosts)}; "
+                    "run `webbench-lab lab down` before changing --generators or --backend"
+                )
             if (topo.mgmt_net, topo.bench_net) != (planned.mgmt_net, planned.bench_net):
                 raise UserError(
                     f"the local lab is already up on {topo.mgmt_net} / {topo.bench_net}; "
@@ -82,10 +90,13 @@ def up(
     base = rootfs.ensure_rootfs(mirror, step)
     step(f"rootfs cache ready: {base}")
     network.create(topo)
-    step(
-        f"networks: management {topo.mgmt_net} on bridge {topology.BRIDGE}, benchmark link "
-        f"{topo.bench_net} shaped to {topo.link_rate} (tbf)"
+    bench = (
+        f"benchmark network {topo.bench_net} on a switch (a bridge in namespace {topology.SWITCH_NETNS}), "
+        f"each host's link and the switch's port toward the server shaped to {topo.link_rate} (tbf)"
+        if topo.switched
+        else f"benchmark link {topo.bench_net} shaped to {topo.link_rate} (tbf)"
     )
+    step(f"networks: management {topo.mgmt_net} on bridge {topology.BRIDGE}, {bench}")
     aptproxy.start(topo, mirror)
     step(f"apt proxy (apt-cacher-ng) on {topo.apt_proxy} -> {mirror}")
 
@@ -103,6 +114,8 @@ def up(
         limit = f", CPU time {host.cpu_limit:g} core(s)" if host.cpu_limit is not None else ""
         where = f"sshd on {host.mgmt_ip}:{topo.ssh_port}, bench {host.bench_ip}, cpus {host.cpus}{limit}"
         step(f"host {host.name}: up, {where}")
+    for shared in cpusets.shared_cpus({h.name: h.cpus for h in topo.hosts}):
+        step(f"CPUs {shared['cpus']} shared by {', '.join(shared['hosts'])} (too few cores for one each)")
     _write_inventory(topo)
     inventory = load_inventory(LOCAL_INVENTORY)
     for lab_host in inventory.hosts.values():
@@ -168,7 +181,8 @@ def down() -> None:
     topo = remembered[0] if remembered else None
     names = {h.name: h.netns for h in topo.hosts} if topo else {}
     for ns in network.lab_namespaces():
-        names.setdefault(ns.removeprefix(topology.NETNS_PREFIX), ns)
+        if ns != topology.SWITCH_NETNS:  # no host: network.destroy removes it
+            names.setdefault(ns.removeprefix(topology.NETNS_PREFIX), ns)
     hosts_root = run_dir() / "hosts"
     if hosts_root.is_dir():
         for d in hosts_root.iterdir():

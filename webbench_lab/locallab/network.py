@@ -1,16 +1,21 @@
-"""The lab's two networks: a management bridge to both hosts, and a direct shaped benchmark link.
+"""The lab's two networks: a management bridge to every host, and a shaped benchmark network: a
+direct link between generator and server, or, with more hosts (`lab up --generators N`,
+`--backend`), a switch: a bridge in a namespace of its own with one shaped link per host.
 
-No route out of the hosts is ever added, and IP forwarding or NAT is never touched.
+No route out of the hosts is ever added, and IP forwarding or NAT is never enabled (the switch's
+namespace has forwarding set off explicitly: it only bridges).
 """
 
 from __future__ import annotations
 
 from webbench_lab.agent.appctl import cpu_list
 from webbench_lab.commands import ok, run
-from webbench_lab.locallab.topology import BRIDGE, NETNS_PREFIX, Topology
+from webbench_lab.locallab.topology import BRIDGE, NETNS_PREFIX, SWITCH_NETNS, HostSpec, Topology
 
 BENCH_IF = "bench0"
 MGMT_IF = "mgmt0"
+SWITCH_BRIDGE = "switch0"  # inside SWITCH_NETNS
+TBF = "burst 256k latency 1ms"  # each link's token bucket, beside its rate
 
 
 def _ip(command: str) -> None:
@@ -33,16 +38,53 @@ def create(topo: Topology) -> None:
         _ip(f"ip link set {host.veth} master {BRIDGE} up")
         _ip(f"ip -n {ns} addr replace {host.mgmt_ip}/{topo.mgmt_prefix} dev {MGMT_IF}")
         _ip(f"ip -n {ns} link set {MGMT_IF} up")
+    if topo.switched:
+        _switch(topo)
+        return
     gen, srv = topo.host("generator"), topo.host("server")
     if not ok(["ip", "-n", gen.netns, "link", "show", BENCH_IF]):
         _ip(f"ip link add {BENCH_IF} netns {gen.netns} type veth peer name {BENCH_IF} netns {srv.netns}")
     for host in (gen, srv):
-        ns = host.netns
-        _ip(f"ip -n {ns} addr replace {host.bench_ip}/{topo.bench_prefix} dev {BENCH_IF}")
-        _ip(f"ip -n {ns} link set {BENCH_IF} up")
         # A direct Gigabit link, as in Lab A: shape each direction with a token bucket.
-        _ip(f"tc -n {ns} qdisc replace dev {BENCH_IF} root tbf rate {topo.link_rate} burst 256k latency 1ms")
-        steer_receive(ns, host.cpus)
+        _bench_end(topo, host)
+
+
+def _bench_end(topo: Topology, host: HostSpec) -> None:
+    """A host's end of the benchmark network: its address, its link shaped, its receive steered."""
+    ns = host.netns
+    _ip(f"ip -n {ns} addr replace {host.bench_ip}/{topo.bench_prefix} dev {BENCH_IF}")
+    _ip(f"ip -n {ns} link set {BENCH_IF} up")
+    _ip(f"tc -n {ns} qdisc replace dev {BENCH_IF} root tbf rate {topo.link_rate} {TBF}")
+    steer_receive(ns, host.cpus)
+
+
+def switch_port(host: HostSpec) -> str:
+    """The switch's end of a host's benchmark link (a name inside SWITCH_NETNS, <= 15 characters)."""
+    return f"to-{host.name}"[:15]
+
+
+def _switch(topo: Topology) -> None:
+    """Every host's bench0 into one bridge in SWITCH_NETNS, as machines on one Gigabit switch:
+    each host's link is shaped on its side as the direct link is, and the switch's port toward the
+    server too, so that N generators together send the server no more than one link's rate. The
+    bridge has no address and its namespace forwards nothing at the IP level: it only bridges."""
+    sw = SWITCH_NETNS
+    if not ok(["ip", "netns", "pids", sw]):
+        _ip(f"ip netns add {sw}")
+    run(["ip", "netns", "exec", sw, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"])
+    _ip(f"ip -n {sw} link set lo up")
+    if not ok(["ip", "-n", sw, "link", "show", SWITCH_BRIDGE]):
+        _ip(f"ip -n {sw} link add {SWITCH_BRIDGE} type bridge")
+    _ip(f"ip -n {sw} link set {SWITCH_BRIDGE} up")
+    server = topo.server
+    for host in topo.hosts:
+        port = switch_port(host)
+        if not ok(["ip", "-n", host.netns, "link", "show", BENCH_IF]):
+            _ip(f"ip link add {BENCH_IF} netns {host.netns} type veth peer name {port} netns {sw}")
+        _ip(f"ip -n {sw} link set {port} master {SWITCH_BRIDGE} up")
+        if host.name == server.name:
+            _ip(f"tc -n {sw} qdisc replace dev {port} root tbf rate {topo.link_rate} {TBF}")
+        _bench_end(topo, host)
 
 
 def steer_receive(ns: str, cpus: str) -> None:
@@ -80,10 +122,12 @@ def netns_pids(ns: str) -> list[int]:
 
 
 def destroy(topo: Topology | None) -> None:
-    """Remove every lab namespace, veth and the bridge (namespaces' processes must be gone first)."""
+    """Remove every lab namespace (the switch's too: with it go its bridge and the hosts' benchmark
+    links), veth and the bridge (namespaces' processes must be gone first)."""
     names = set(lab_namespaces())
     if topo:
-        names |= {h.netns for h in topo.hosts if ok(["ip", "netns", "pids", h.netns])}
+        spaces = [h.netns for h in topo.hosts] + ([SWITCH_NETNS] if topo.switched else [])
+        names |= {ns for ns in spaces if ok(["ip", "netns", "pids", ns])}
         for host in topo.hosts:
             if ok(["ip", "link", "show", host.veth]):
                 run(["ip", "link", "del", host.veth])
