@@ -173,7 +173,14 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what ev
 # The marker's name can be changed for the control machine's own tests, so that they never touch
 # a lab's processes on the same machine.
 MARKER = os.environ.get("WEBBENCH_MARKER", "WEBBENCH_APP")
-RUN_MARKER = f"{MARKER}_RUN"  # the id of the run that started a process
+
+
+def run_marker(marker: str = MARKER) -> str:
+    """The name of the variable that holds the id of the run that started a process."""
+    return f"{marker}_RUN"
+
+
+RUN_MARKER = run_marker()
 LEASE = "run-lease.json"  # in RUN_ROOT, while a guard holds the host
 DEAD_RUN = "dead-run.json"  # in RUN_ROOT, what a guard ended when its driver went away
 

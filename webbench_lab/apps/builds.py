@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from webbench_lab.agent.appctl import MARKER
+from webbench_lab.agent.appctl import MARKER, run_marker
 from webbench_lab.hosts.control import HostControl
 
 
@@ -84,7 +84,7 @@ def run_marks(name: str, run_id: str, marker: str = MARKER) -> str:
     server for minutes after. Empty outside a run (`app build` by hand)."""
     if not run_id:
         return ""
-    return f"{marker}={shlex.quote('build-' + name)} {marker}_RUN={shlex.quote(run_id)} "
+    return f"{marker}={shlex.quote('build-' + name)} {run_marker(marker)}={shlex.quote(run_id)} "
 
 
 def jail_entries(jailed: list[str]) -> list[str]:

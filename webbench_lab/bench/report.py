@@ -71,8 +71,8 @@ def ratio(num: Aggregate | None, den: Aggregate | None) -> Ratio | None:
     """mean(num) / mean(den) of the ok repeats' rates, None when either has no figure."""
     if num is None or den is None or not num.rates or not den.rates:
         return None
-    top, bottom = sum(num.rates) / len(num.rates), sum(den.rates) / len(den.rates)
-    if bottom == 0:
+    top, bottom = num.rate.mean, den.rate.mean  # the means of the same ok repeats' rates
+    if top is None or not bottom:
         return None
     ci = fieller_ci(den.rates, num.rates) if len(num.rates) > 1 and len(den.rates) > 1 else None
     flags = (num.generator_bound, den.generator_bound)
@@ -239,7 +239,7 @@ def lab_b_ratios(suite: Suite, cases: dict[tuple[str, int, str], Aggregate], lev
                     scenario.name,
                     names[system].display,
                     ours.cell() if ours else "-",
-                    _fmt(published, 2 if published is not None and published < 10 else 1),
+                    _ratio_fmt(published) if published is not None else "-",
                     ours.against(published) if ours else "-",
                 ]
             )
