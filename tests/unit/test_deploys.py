@@ -37,7 +37,12 @@ from webbench_lab.defaults import host_vars, python_pins
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
 from webbench_lab.paths import AGENT
 from webbench_lab.provision.artifacts import Bundle, GoToolchain
-from webbench_lab.provision.deploys._ops import install_packages, put_template, unpack_bundle
+from webbench_lab.provision.deploys._ops import (
+    BOUNDED_APT_UPDATE,
+    install_packages,
+    put_template,
+    unpack_bundle,
+)
 from webbench_lab.provision.deploys.apps import apps
 from webbench_lab.provision.deploys.backend import backend
 from webbench_lab.provision.deploys.chroot_jail import chroot_jail
@@ -59,7 +64,7 @@ APT_INSTALL = (
     'DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef" '
     '-o Dpkg::Options::="--force-confold" install --no-install-recommends'
 )
-APT_UPDATE = ["apt-get update", "touch /var/lib/apt/periodic/update-success-stamp"]
+APT_UPDATE = [BOUNDED_APT_UPDATE, "touch /var/lib/apt/periodic/update-success-stamp"]
 
 
 # The fake host ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from pyinfra import host
+from pyinfra.api import operation
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server
@@ -28,11 +29,31 @@ def put_template(template: str, dest: str, mode: str = "644", **extra: Any):
     )
 
 
+# apt-get update, bounded and tried again: on a lab of four hosts refreshing through one
+# apt-cacher-ng at once, apt's http method was twice left polling a connection the proxy had closed
+# (CLOSE-WAIT, bookworm's InRelease 0 bytes) and apt-get waited on it for good (15 min and more).
+APT_UPDATE_TIMEOUT_S = 120
+APT_UPDATE_ATTEMPTS = 3
+BOUNDED_APT_UPDATE = (
+    f"for attempt in $(seq {APT_UPDATE_ATTEMPTS}); do"
+    f" timeout --kill-after=10 {APT_UPDATE_TIMEOUT_S} apt-get update && exit 0;"
+    f' echo "apt-get update: attempt $attempt of {APT_UPDATE_ATTEMPTS} failed or hung" >&2; sleep 2;'
+    " done; exit 1"
+)
+
+
+@operation()
+def update_apt_lists(cache_time: int = 600):
+    """pyinfra's apt.update (its cache_time check and stamp) with apt-get update bounded."""
+    for command in apt.update._inner(cache_time=cache_time):
+        yield BOUNDED_APT_UPDATE if command == "apt-get update" else command
+
+
 def install_packages(name: str, packages: list[str]):
     """apt-get update only when something is missing, so a provisioned host shows no change."""
     installed = host.get_fact(DebPackages)
     if any(pkg not in installed for pkg in packages):
-        apt.update(name="Update apt lists", cache_time=600)
+        update_apt_lists(name="Update apt lists", cache_time=600)
     return apt.packages(name=name, packages=packages, no_recommends=True)
 
 
