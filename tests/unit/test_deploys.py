@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -39,6 +40,7 @@ from webbench_lab.paths import AGENT
 from webbench_lab.provision.artifacts import Bundle, GoToolchain
 from webbench_lab.provision.deploys._ops import (
     BOUNDED_APT_UPDATE,
+    bounded_apt_update,
     install_packages,
     put_template,
     unpack_bundle,
@@ -391,6 +393,22 @@ def test_apt_lists_are_updated_only_when_a_package_is_missing(inv, installed, mi
         ]
     else:
         assert [(op.title, op.changes, op.commands) for op in ops] == [("Some packages", False, [])]
+
+
+@pytest.mark.parametrize(
+    ("fake", "code", "failed"), [("sleep 100", 1, 2), ("exit 1", 1, 2), ("exit 0", 0, 0)]
+)
+def test_apt_get_update_is_killed_when_it_hangs_and_tried_again(tmp_path, fake, code, failed):
+    """The bounded command, run by sh against a fake apt-get: one that hangs or fails is tried
+    `attempts` times, each with a line, then the command fails; one that works ends it at once."""
+    (tmp_path / "apt-get").write_text(f"#!/bin/sh\n{fake}\n")
+    (tmp_path / "apt-get").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["sh", "-c", bounded_apt_update(timeout_s=1, attempts=2)],
+                          env=env, capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert done.returncode == code
+    lines = [f"apt-get update: attempt {i} of 2 failed or hung" for i in (1, 2)]
+    assert done.stderr.splitlines() == lines[:failed]
 
 
 def test_put_template_renders_the_host_variables_and_a_loop_item_over_them(lab):

@@ -32,14 +32,17 @@ def put_template(template: str, dest: str, mode: str = "644", **extra: Any):
 # apt-get update, bounded and tried again: on a lab of four hosts refreshing through one
 # apt-cacher-ng at once, apt's http method was twice left polling a connection the proxy had closed
 # (CLOSE-WAIT, bookworm's InRelease 0 bytes) and apt-get waited on it for good (15 min and more).
-APT_UPDATE_TIMEOUT_S = 120
-APT_UPDATE_ATTEMPTS = 3
-BOUNDED_APT_UPDATE = (
-    f"for attempt in $(seq {APT_UPDATE_ATTEMPTS}); do"
-    f" timeout --kill-after=10 {APT_UPDATE_TIMEOUT_S} apt-get update && exit 0;"
-    f' echo "apt-get update: attempt $attempt of {APT_UPDATE_ATTEMPTS} failed or hung" >&2; sleep 2;'
-    " done; exit 1"
-)
+def bounded_apt_update(timeout_s: int = 120, attempts: int = 3) -> str:
+    """apt-get update killed after `timeout_s`, tried `attempts` times, a line per failed attempt."""
+    return (
+        f"for attempt in $(seq {attempts}); do"
+        f" timeout --kill-after=10 {timeout_s} apt-get update && exit 0;"
+        f' echo "apt-get update: attempt $attempt of {attempts} failed or hung" >&2; sleep 2;'
+        " done; exit 1"
+    )
+
+
+BOUNDED_APT_UPDATE = bounded_apt_update()
 
 
 @operation()
