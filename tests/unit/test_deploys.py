@@ -34,12 +34,11 @@ from pyinfra.facts import files as ffacts
 
 from tests.conftest import valid_inventory
 from webbench_lab.apps import systems
-from webbench_lab.defaults import host_vars, python_pins
+from webbench_lab.defaults import host_vars, python_pins, shared_defaults
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
 from webbench_lab.paths import AGENT
 from webbench_lab.provision.artifacts import Bundle, GoToolchain
 from webbench_lab.provision.deploys._ops import (
-    BOUNDED_APT_UPDATE,
     bounded_apt_update,
     install_packages,
     put_template,
@@ -66,7 +65,8 @@ APT_INSTALL = (
     'DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef" '
     '-o Dpkg::Options::="--force-confold" install --no-install-recommends'
 )
-APT_UPDATE = [BOUNDED_APT_UPDATE, "touch /var/lib/apt/periodic/update-success-stamp"]
+# The bounds of roles/common/defaults/main.yml (120 s, 3 attempts) and pyinfra's stamp.
+APT_UPDATE = [bounded_apt_update(120, 3), "touch /var/lib/apt/periodic/update-success-stamp"]
 
 
 # The fake host ----------------------------------------------------------------------------------
@@ -393,6 +393,14 @@ def test_apt_lists_are_updated_only_when_a_package_is_missing(inv, installed, mi
         ]
     else:
         assert [(op.title, op.changes, op.commands) for op in ops] == [("Some packages", False, [])]
+
+
+def test_both_engines_keep_the_apt_lists_stamp_where_pyinfra_looks():
+    """The Ansible roles judge the lists' age by common_apt_update_stamp; pyinfra by its own
+    constant. Were they apart, one engine would refresh after the other had just done so."""
+    from pyinfra.operations.apt import APT_UPDATE_FILENAME
+
+    assert shared_defaults()["common_apt_update_stamp"] == APT_UPDATE_FILENAME
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def put_template(template: str, dest: str, mode: str = "644", **extra: Any):
 # apt-get update, bounded and tried again: on a lab of four hosts refreshing through one
 # apt-cacher-ng at once, apt's http method was twice left polling a connection the proxy had closed
 # (CLOSE-WAIT, bookworm's InRelease 0 bytes) and apt-get waited on it for good (15 min and more).
+# The bounds are common_apt_* in roles/common/defaults/main.yml, shared with the Ansible roles.
 def bounded_apt_update(timeout_s: int = 120, attempts: int = 3) -> str:
     """apt-get update killed after `timeout_s`, tried `attempts` times, a line per failed attempt."""
     return (
@@ -42,21 +43,23 @@ def bounded_apt_update(timeout_s: int = 120, attempts: int = 3) -> str:
     )
 
 
-BOUNDED_APT_UPDATE = bounded_apt_update()
-
-
 @operation()
-def update_apt_lists(cache_time: int = 600):
+def update_apt_lists(cache_time: int, timeout_s: int, attempts: int):
     """pyinfra's apt.update (its cache_time check and stamp) with apt-get update bounded."""
     for command in apt.update._inner(cache_time=cache_time):
-        yield BOUNDED_APT_UPDATE if command == "apt-get update" else command
+        yield bounded_apt_update(timeout_s, attempts) if command == "apt-get update" else command
 
 
 def install_packages(name: str, packages: list[str]):
     """apt-get update only when something is missing, so a provisioned host shows no change."""
     installed = host.get_fact(DebPackages)
     if any(pkg not in installed for pkg in packages):
-        update_apt_lists(name="Update apt lists", cache_time=600)
+        update_apt_lists(
+            name="Update apt lists",
+            cache_time=int(host.data.common_apt_cache_valid_s),
+            timeout_s=int(host.data.common_apt_update_timeout_s),
+            attempts=int(host.data.common_apt_update_attempts),
+        )
     return apt.packages(name=name, packages=packages, no_recommends=True)
 
 
