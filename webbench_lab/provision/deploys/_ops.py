@@ -33,7 +33,7 @@ def put_template(template: str, dest: str, mode: str = "644", **extra: Any):
 # apt-cacher-ng at once, apt's http method was twice left polling a connection the proxy had closed
 # (CLOSE-WAIT, bookworm's InRelease 0 bytes) and apt-get waited on it for good (15 min and more).
 # The bounds are common_apt_* in roles/common/defaults/main.yml, shared with the Ansible roles.
-def bounded_apt_update(timeout_s: int = 120, attempts: int = 3) -> str:
+def bounded_apt_update(timeout_s: int, attempts: int) -> str:
     """apt-get update killed after `timeout_s`, tried `attempts` times, a line per failed attempt."""
     return (
         f"for attempt in $(seq {attempts}); do"
