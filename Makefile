@@ -78,8 +78,10 @@ down: venv
 status: venv
 	$(WBL) lab status
 
-test: deps venv
-	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)
+# The gate: the lint first, so that a change that breaks it does not land; each test's and each lab
+# step's time goes to .lab/test-times.json (benchmarks/make_test_times.py prints where it went).
+test: deps venv lint
+	$(BIN)/pytest -ra --durations=15 --times-json .lab/test-times.json $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest -ra -m "not e2e" $(PYTEST_ARGS)

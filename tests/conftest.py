@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytest_plugins = ["tests.timing"]
+
 
 @pytest.fixture
 def ssh_files(tmp_path: Path) -> tuple[Path, Path]:

@@ -24,20 +24,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from tests import timing
 from webbench_lab.hosts.inventory import LabInventory, load_inventory
 from webbench_lab.hosts.ssh import connect
 from webbench_lab.paths import LOCAL_INVENTORY
 
 
 def wbl(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI, as a user would."""
+    """Run the real CLI, as a user would (its time is kept for benchmarks/make_test_times.py)."""
+    start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "webbench_lab", *args], capture_output=True, text=True, timeout=timeout
     )
+    timing.record_step(args, time.monotonic() - start, proc.returncode)
     sys.stderr.write(proc.stderr[-4000:])
     return proc
 
@@ -80,6 +84,7 @@ class Labs:
         ("bare" and "login": not provisioned)."""
         if self.engine != engine:
             self.engine = None
+            timing.set_lab(engine)
             assert wbl("lab", "down").returncode == 0
             proc = wbl("lab", "up", *UP_ARGS.get(engine, ()))
             assert proc.returncode == 0, proc.stderr
@@ -102,6 +107,7 @@ class Labs:
     def gone(self) -> None:
         """A test took the lab down."""
         self.engine = None
+        timing.set_lab(None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,101 @@
+"""Where one `make test` spent its time (issue 29, point 1): reads the JSON that
+`pytest --times-json PATH` wrote (`make test` writes .lab/test-times.json) and prints the unit
+tests' time, each lab's build, provisioning and tests, each bench run (QUICK or not) and the
+slowest tests.
+
+    .venv/bin/python benchmarks/make_test_times.py [.lab/test-times.json] [--top 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def _total(test: dict[str, Any]) -> float:
+    return float(test.get("setup", 0) + test.get("call", 0) + test.get("teardown", 0))
+
+
+def breakdown(data: dict[str, Any], top: int = 15) -> list[str]:
+    tests: dict[str, dict[str, Any]] = data["tests"]
+    steps: list[dict[str, Any]] = data["steps"]
+    lines = [f"session wall time: {_fmt(data['wall_seconds'])} ({len(tests)} tests)"]
+    outcomes: dict[str, int] = defaultdict(int)
+    for t in tests.values():
+        outcomes[t["outcome"]] += 1
+    lines.append("  outcomes: " + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())))
+
+    unit = [t for t in tests.values() if not t["e2e"]]
+    lines.append(f"unit tests: {len(unit)} in {_fmt(sum(map(_total, unit)))}")
+
+    lines.append("labs (in the order built; steps are CLI calls of fixtures and tests):")
+    order: list[str] = []
+    for s in steps:
+        if s["lab"] and s["lab"] not in order:
+            order.append(s["lab"])
+    for t in tests.values():
+        if t["e2e"] and t["lab"] and t["lab"] not in order:
+            order.append(t["lab"])
+    for lab in order:
+        mine = [s for s in steps if s["lab"] == lab]
+        kinds: dict[str, list[float]] = defaultdict(list)
+        for s in mine:
+            kind = "bench QUICK" if s["step"].startswith("bench") and s["quick"] else s["step"]
+            kinds[kind].append(s["seconds"])
+        its_tests = [t for t in tests.values() if t["e2e"] and t["lab"] == lab]
+        lines.append(f"  {lab}: {len(its_tests)} tests in {_fmt(sum(map(_total, its_tests)))}, of which")
+        for kind, secs in sorted(kinds.items(), key=lambda kv: -sum(kv[1])):
+            each = ", ".join(f"{x:.0f}" for x in secs)
+            lines.append(f"    {kind:<16} {len(secs)}x  {_fmt(sum(secs)):>12}  ({each} s)")
+
+    benches = [s for s in steps if s["step"].startswith("bench")]
+    lines.append(f"bench runs through the CLI: {len(benches)} in {_fmt(sum(s['seconds'] for s in benches))}")
+    for s in benches:
+        tag = "QUICK" if s["quick"] else "full "
+        lines.append(f"  {s['seconds']:7.1f} s  {tag}  {s['lab'] or '-':<8} {s['test']}")
+
+    lines.append(f"slowest {top} tests (setup + call + teardown, lab builds in setup included):")
+    ranked = sorted(tests.items(), key=lambda kv: -_total(kv[1]))[:top]
+    for nodeid, t in ranked:
+        lines.append(
+            f"  {_total(t):7.1f} s  (setup {t.get('setup', 0):.0f}, call {t.get('call', 0):.0f})  {nodeid}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("path", nargs="?", default=".lab/test-times.json")
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    path = Path(args.path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        print(
+            f"{path}: not found; run `make test` (it writes it) or pytest --times-json {path}",
+            file=sys.stderr,
+        )
+        return 2
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(
+            f"{path}: not a times file of pytest --times-json ({exc}); run make test again", file=sys.stderr
+        )
+        return 2
+    print("\n".join(breakdown(data, args.top)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
