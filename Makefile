@@ -42,10 +42,15 @@ deps:
 
 venv: $(WBL)
 
-$(WBL): pyproject.toml
+# The lab's FastAPI stack at the lock's versions too (only packages .venv lacks): the unit test of
+# fastapi_app runs it against a real aiohttp upstream.
+STACK_FOR_TESTS := fastapi aiohttp redis
+
+$(WBL): pyproject.toml apps/python-stack.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c apps/python-stack.lock $(STACK_FOR_TESTS)
 	@touch $(WBL)
 
 lab: deps venv

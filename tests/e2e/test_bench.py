@@ -172,25 +172,22 @@ def test_quick_lab_b_run_with_k6(lab, provisioned, tmp_path):
 
 def test_a_system_that_fails_to_start_is_recorded_and_the_run_goes_on(lab, provisioned, tmp_path):
     srv = by_group(lab, "server")
-    code = "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 8000)); s.listen(); time.sleep(120)"
-    blocker = f"python3 -c {shlex.quote(code)}"
-    sh(srv, f"setsid nohup {blocker} > /dev/null 2>&1 < /dev/null & echo started")
+    # The port is held until the test releases it (not for a fixed time that a slow run outlives),
+    # and the run starts only once it is held: the blocker says so in a file after listen().
+    held = "/tmp/webbench-test-port-8000-held"
+    code = (
+        "import socket,signal; s=socket.socket(); s.bind(('127.0.0.1', 8000)); s.listen(); "
+        f"open('{held}', 'w').close(); signal.pause()  # webbench-test-port-blocker"
+    )
+    sh(srv, f"rm -f {held}; setsid nohup python3 -c {shlex.quote(code)} > /dev/null 2>&1 < /dev/null &")
     try:
-        time.sleep(0.5)
+        sh(srv, f"for i in $(seq 300); do [ -e {held} ] && exit 0; sleep 0.1; done; exit 1")
         proc = wbl(
-            "bench",
-            "--quick",
-            "--only",
-            "go-http,webpy-nginx",
-            "--levels",
-            "1",
-            "--duration",
-            "2",
-            "--results",
-            str(tmp_path),
-        )
+            "bench", "--quick", "--only", "go-http,webpy-nginx", "--levels", "1", "--duration", "2",
+            "--results", str(tmp_path),
+        )  # fmt: skip
     finally:
-        sh(srv, "pkill -f 'time.sleep\\(120\\)' || true")
+        sh(srv, f"pkill -f 'webbench-test-port-blocke[r]' || true; rm -f {held}")
     assert proc.returncode == 1
     rows = summary(run_dir_of(proc))
     assert rows["go-http-L1-hello-r1"]["status"] == "failed"
