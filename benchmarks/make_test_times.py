@@ -1,9 +1,10 @@
-"""Where one `make test` spent its time (issue 29, point 1): reads the JSON that
-`pytest --times-json PATH` wrote (`make test` writes .lab/test-times.json) and prints the unit
-tests' time, each lab's build, provisioning and tests, each bench run (QUICK or not) and the
+"""Where one `make test` spent its time (issue 29, point 1): reads the JSON files that
+`pytest --times-json PATH` wrote (`make test` writes .lab/test-times-unit.json and
+.lab/test-times-e2e.json, two sessions that run side by side) and prints each session's wall time,
+the unit tests' time, each lab's build, provisioning and tests, each bench run (QUICK or not) and the
 slowest tests.
 
-    .venv/bin/python benchmarks/make_test_times.py [.lab/test-times.json] [--top 15]
+    .venv/bin/python benchmarks/make_test_times.py [PATH ...] [--top 15]
 """
 
 from __future__ import annotations
@@ -25,10 +26,24 @@ def _total(test: dict[str, Any]) -> float:
     return float(test.get("setup", 0) + test.get("call", 0) + test.get("teardown", 0))
 
 
+DEFAULT_PATHS = [".lab/test-times-unit.json", ".lab/test-times-e2e.json"]
+
+
+def merge(sessions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Several sessions' files (by path) as one: their tests and steps, and each one's wall time."""
+    merged: dict[str, Any] = {"walls": {}, "tests": {}, "steps": []}
+    for path, data in sessions.items():
+        merged["walls"][path] = (data["wall_seconds"], len(data["tests"]))
+        merged["tests"].update(data["tests"])
+        merged["steps"].extend(data["steps"])
+    return merged
+
+
 def breakdown(data: dict[str, Any], top: int = 15) -> list[str]:
     tests: dict[str, dict[str, Any]] = data["tests"]
     steps: list[dict[str, Any]] = data["steps"]
-    lines = [f"session wall time: {_fmt(data['wall_seconds'])} ({len(tests)} tests)"]
+    walls = data.get("walls") or {"session": (data["wall_seconds"], len(tests))}
+    lines = [f"{name} wall time: {_fmt(wall)} ({n} tests)" for name, (wall, n) in walls.items()]
     outcomes: dict[str, int] = defaultdict(int)
     for t in tests.values():
         outcomes[t["outcome"]] += 1
@@ -76,24 +91,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("path", nargs="?", default=".lab/test-times.json")
+    parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
-    path = Path(args.path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        print(
-            f"{path}: not found; run `make test` (it writes it) or pytest --times-json {path}",
-            file=sys.stderr,
-        )
-        return 2
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        print(
-            f"{path}: not a times file of pytest --times-json ({exc}); run make test again", file=sys.stderr
-        )
-        return 2
-    print("\n".join(breakdown(data, args.top)))
+    sessions: dict[str, dict[str, Any]] = {}
+    for name in args.paths:
+        path = Path(name)
+        try:
+            sessions[name] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            print(
+                f"{path}: not found; run `make test` (it writes it) or pytest --times-json {path}",
+                file=sys.stderr,
+            )
+            return 2
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            print(
+                f"{path}: not a times file of pytest --times-json ({exc}); run make test again",
+                file=sys.stderr,
+            )
+            return 2
+    print("\n".join(breakdown(merge(sessions), args.top)))
     return 0
 
 

@@ -100,13 +100,16 @@ def test_quiet_reports_an_idle_host_or_gives_up_at_its_timeout(tmp_path):
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     idle = json.loads(proc.stdout)
-    assert idle["quiet"] is True and 0.5 <= idle["waited_s"] < 2  # nothing is above 101%
+    # Nothing is above 101%: quiet after one window, long before the 5 s timeout (the bounds leave
+    # room for a loaded machine: `make test` runs the unit tests beside a lab being built).
+    assert idle["quiet"] is True and 0.5 <= idle["waited_s"] < 4
     busy = subprocess.run(
         [sys.executable, str(AGENT), "quiet", "-1", "0.5", "1"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     answer = json.loads(busy.stdout)
-    assert answer["quiet"] is False and 1 <= answer["waited_s"] < 2  # every CPU is above -1%
+    # Every CPU is above -1%: it gives up at its 1 s timeout, not before, and not long after.
+    assert answer["quiet"] is False and 1 <= answer["waited_s"] < 4
 
 
 def test_quiet_sees_a_busy_process_of_this_host(tmp_path):

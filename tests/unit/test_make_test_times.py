@@ -50,4 +50,18 @@ def test_a_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert len(err) == 2 and all(str(tmp_path) in line for line in err)
     good = tmp_path / "t.json"
     good.write_text(json.dumps(_data()))
-    assert make_test_times.main([str(good)]) == 0
+    assert make_test_times.main([str(good), str(good)]) == 0
+    assert "wall time: 12 min 34 s (3 tests)" in capsys.readouterr().out
+
+
+def test_two_sessions_side_by_side_keep_their_wall_times_and_add_their_tests():
+    unit = {
+        "wall_seconds": 90.0,
+        "tests": {"u::a": {"e2e": False, "lab": "", "outcome": "passed"}},
+        "steps": [],
+    }
+    merged = make_test_times.merge({"unit.json": unit, "e2e.json": _data()})
+    text = "\n".join(make_test_times.breakdown(merged))
+    assert "unit.json wall time: 1 min 30 s (1 tests)" in text
+    assert "e2e.json wall time: 12 min 34 s (3 tests)" in text
+    assert "unit tests: 2 in" in text
