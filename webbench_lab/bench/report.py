@@ -324,9 +324,10 @@ def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None)
         else:
             how += ", the generator not busy: the target was the limit, so this is a lower bound"
             mark = f"a case at {share} of it or more is marked ? (unknown)"
+        reused = reused_text(top)
         lines.append(
             f"Generator ceiling at {key} ({top.get('endpoint')} from nginx's fixed replies): "
-            f"{rate:,.0f} requests/s ({how}); {mark}."
+            f"{rate:,.0f} requests/s ({how}); {mark}.{f' {reused[0].upper()}{reused[1:]}.' if reused else ''}"
         )
     tenants = tenants_line(records or [])
     if tenants:
@@ -334,6 +335,18 @@ def lab_lines(manifest: dict[str, Any], records: list[CaseRecord] | None = None)
     if records:
         lines.append(drift.estimate(records).line())
     return lines
+
+
+def reused_text(top: dict) -> str:
+    """Where a reused ceiling came from (bench/ceilingcache.py), or '' for one this run measured."""
+    came = top.get("reused_from")
+    if not came:
+        return ""
+    age = int(came.get("age_s") or 0)
+    return (
+        f"reused from run {came['run']}, measured {came['measured_at']} ({age // 60} min {age % 60} s "
+        "before this run) on the same lab, tool and settings; its samples copied here"
+    )
 
 
 def tenants_line(records: list[CaseRecord]) -> str | None:

@@ -21,7 +21,7 @@ from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.apps.systems import System, all_systems
 from webbench_lab.apps.systems import get as get_system
 from webbench_lab.apps.verify import NOT_BUILDABLE
-from webbench_lab.bench import ceiling, loadtools
+from webbench_lab.bench import ceiling, ceilingcache, loadtools
 from webbench_lab.bench.plan import Case, next_round, settings
 from webbench_lab.bench.record import AttemptRecord, CaseRecord, Figures, Resources
 from webbench_lab.bench.results import ResultsDir
@@ -91,6 +91,9 @@ class Runner:
         self.failed = 0
         self._cpu_counts: dict[str, int] = {}
         self.ceilings: dict[str, dict[str, Any]] = {}  # the generator's ceiling per "c<concurrency>"
+        # A ceiling of an earlier run on the same lab, tool and settings is reused while younger
+        # than this (bench/ceilingcache.py); 0 measures every one (bench --ceiling-max-age).
+        self.ceiling_max_age_s: float = ceilingcache.DEFAULT_MAX_AGE_S
 
     def close(self) -> None:
         for hc in self._own:
@@ -347,8 +350,17 @@ class Runner:
         cases use (bench/ceiling.py), each in ceiling/<c...>/ with its raw outputs and samples. A
         ceiling that cannot be measured is recorded with its reason; the cases then run without."""
         system = get_system(ceiling.SYSTEM)
+        identity = ceilingcache.lab_identity(self.lab.inventory) if self.ceiling_max_age_s > 0 else None
+        sources = ceilingcache.sources_hash() if identity is not None else ""
         for target in ceiling.targets(self.suite, cases, system):
             if target.key in self.ceilings:
+                continue
+            fields = ceilingcache.key_fields(identity, self.suite, target, sources) if identity else None
+            key = ceilingcache.cache_key(fields) if fields else ""
+            cached = ceilingcache.lookup(key, self.ceiling_max_age_s) if key else None
+            if cached is not None:
+                out_dir = self.results.new_subdir("ceiling", target.key)
+                self.ceilings[target.key] = ceilingcache.reuse(cached, out_dir, self.results.path)
                 continue
             self.progress.system(system.name, 1)
             # The ceiling measures the generator: on a local lab the server's CPU limit is lifted
@@ -357,6 +369,8 @@ class Runner:
             with cpulimit.unlimited(self.lab.server.host) as unlimited:
                 found = self._ceiling(system, target)
             self.ceilings[target.key] = {**found, "server_unlimited": unlimited}
+            if fields:
+                ceilingcache.store(key, fields, self.ceilings[target.key], self.results.path)
         return self.ceilings
 
     def restore_cpu_limit(self) -> None:

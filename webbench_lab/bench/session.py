@@ -23,7 +23,7 @@ from rich.progress import (
 
 from webbench_lab.apps.lifecycle import Lab
 from webbench_lab.audit import collect
-from webbench_lab.bench import htmlreport, report
+from webbench_lab.bench import ceilingcache, htmlreport, report
 from webbench_lab.bench.livereport import LiveReport
 from webbench_lab.bench.plan import Case, Options, run_settings
 from webbench_lab.bench.results import ResultsDir, default_root
@@ -40,17 +40,22 @@ from webbench_lab.ui import console, out
 def execute(
     sources: Sequence[Path], suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
     root: str | None, resumed: ResultsDir | None = None, keep_services: bool = False,
+    ceiling_max_age_s: float = ceilingcache.DEFAULT_MAX_AGE_S,
 ) -> int:  # fmt: skip
     """Run the cases; 0 when every case has its figure (or is not buildable), 1 otherwise, 130 on
     Ctrl-C. Every finished case is kept whatever happens. `resumed`: the directory of the run this
     one continues (`bench --resume`, bench/resume.py), instead of a new one; `cases` are its
-    remaining cases. The services the run starts are stopped when it ends, unless `keep_services`."""
+    remaining cases. The services the run starts are stopped when it ends, unless `keep_services`.
+    A ceiling an earlier run measured on the same lab and settings is reused while younger than
+    `ceiling_max_age_s` (bench/ceilingcache.py; 0: measure every one)."""
     inventory = load_inventory(sources)
     run_id = _run_id()
     # The run's hold on the lab comes first: a second run is refused before it writes anything.
     guard = hold_lab(inventory, run_id)
     try:
-        code = _run(inventory, suite, run_suite, opts, cases, root, resumed, guard, keep_services)
+        code = _run(
+            inventory, suite, run_suite, opts, cases, root, resumed, guard, keep_services, ceiling_max_age_s
+        )
     finally:
         guard.release_quietly()
     return code
@@ -59,11 +64,13 @@ def execute(
 def _run(
     inventory: LabInventory, suite: Suite, run_suite: Suite, opts: Options, cases: list[Case],
     root: str | None, resumed: ResultsDir | None, guard: LabHold, keep_services: bool = False,
+    ceiling_max_age_s: float = ceilingcache.DEFAULT_MAX_AGE_S,
 ) -> int:  # fmt: skip
     results = resumed or _new_results(root, suite, run_suite)
     console.print(f"results: {results.path}")
     with Lab(inventory, keep_services=keep_services) as lab:
         runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
+        runner.ceiling_max_age_s = ceiling_max_age_s
         for hc in runner.controls():
             hc.run_id = guard.run_id
         results.start_manifest(
@@ -139,7 +146,10 @@ def _ceilings(results: ResultsDir, runner: Runner, cases: list[Case]) -> None:
         reason = found.get("reason") or "no figure"
         text = f"{report.fmt_rate(rate)} req/s" if rate else f"not measured ({reason})"
         limited = ", generator not busy: a lower bound" if found.get("generator_limited") is False else ""
-        runner.progress.bar.console.print(f"generator ceiling at {key}: {text}{limited}", markup=False)
+        reused = report.reused_text(found)
+        runner.progress.bar.console.print(
+            f"generator ceiling at {key}: {text}{limited}{f' ({reused})' if reused else ''}", markup=False
+        )
 
 
 def _server_cpu_limit(inventory: LabInventory) -> float | None:

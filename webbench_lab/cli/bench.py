@@ -7,7 +7,7 @@ import argparse
 
 from rich.table import Table
 
-from webbench_lab.bench import report, resume
+from webbench_lab.bench import ceilingcache, report, resume
 from webbench_lab.bench.plan import Options, effective_suite, expected_seconds, plan
 from webbench_lab.bench.suites import DEFAULT_SUITE, load_suite
 from webbench_lab.cli.options import INVENTORY, resolve_inventory
@@ -49,6 +49,14 @@ def register(sub) -> None:
         help="leave Redis and the upstream API running when the run ends (by default a run stops "
         "the services it started)",
     )
+    bench.add_argument(
+        "--ceiling-max-age",
+        type=int,
+        default=ceilingcache.DEFAULT_MAX_AGE_S,
+        metavar="SECONDS",
+        help="reuse a generator ceiling an earlier run measured on the same lab, tool and settings "
+        f"while younger than this (default {ceilingcache.DEFAULT_MAX_AGE_S}); 0 measures every one",
+    )
     bench.add_argument("--resume", metavar="DIR", help=RESUME_HELP)
     bench.set_defaults(handler=run)
 
@@ -85,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     sources = resolve_inventory(args.inventory)
     from webbench_lab.bench.session import execute
 
-    return execute(sources, suite, run_suite, opts, cases, args.results, keep_services=args.keep_services)
+    return execute(
+        sources, suite, run_suite, opts, cases, args.results, keep_services=args.keep_services,
+        ceiling_max_age_s=_max_age(args.ceiling_max_age),
+    )  # fmt: skip
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -108,7 +119,14 @@ def _resume(args: argparse.Namespace) -> int:
     return execute(
         sources, run_.suite, run_.run_suite, run_.opts, remaining, None,
         resumed=run_.results, keep_services=args.keep_services,
+        ceiling_max_age_s=_max_age(args.ceiling_max_age),
     )  # fmt: skip
+
+
+def _max_age(seconds: int) -> int:
+    if seconds < 0:
+        raise UserError(f"--ceiling-max-age {seconds}: give 0 (measure every ceiling) or more seconds")
+    return seconds
 
 
 def _only(args: argparse.Namespace) -> list[str]:
