@@ -1,21 +1,22 @@
-"""The e2e tests run on a real local lab, built by fixtures rather than by file order, so any one
+"""The e2e tests run on two real local labs, built by fixtures rather than by file order, so any one
 file or test runs alone (`pytest tests/e2e/test_bench.py -k quick` builds what it needs):
 
-- `lab` / `provisioned`: a fresh lab provisioned with pyinfra (its first provision and the audit
-  taken right after it are kept for the tests that look at them);
-- `ansible_lab` (test_ansible.py): a second fresh lab, provisioned with Ansible;
-- `earlier_run`: a QUICK bench run on the lab up when first asked for (the Ansible lab);
-- `login_lab` (test_login_user.py): a fresh bare lab whose hosts look like real machines
-  (`lab up --login-user bench --ssh-port 2222`: sudo, root refused); its tests provision it, and
-  it is the lab rebuilt after `earlier_run`, whose audit its drift check is compared with;
-- `any_lab` (test_teardown.py): whatever lab is up, or a bare one, for the tests that take it down;
-- `gens_lab` (test_generators.py): a fresh lab of two generators and a backend host on a switch
-  (`lab up --generators 2 --backend`), provisioned with pyinfra; its last test takes it down.
+- `lab` / `provisioned`: the default path, a fresh lab provisioned with pyinfra as root, one
+  generator on a direct link (its first provision and the audit taken right after it are kept for
+  the tests that look at them): test_lab.py, test_apps.py, test_bench.py;
+- `earlier_run`: a QUICK bench run on that lab, last of its tests, before the lab is replaced;
+- `real_lab`: every other path on one lab (test_ansible.py, test_login_user.py,
+  test_generators.py): hosts reached as real machines are (`--login-user bench --ssh-port 2222`:
+  sudo, root refused), two generators and a backend host on a switch. The fixture provisions it
+  with Ansible twice (a fresh lab, then idempotence), audits it, then with pyinfra twice over it
+  (parity: the audit after must equal Ansible's; idempotence) and audits it again; the tests read
+  what it kept. It is also the lab rebuilt after `earlier_run`;
+- `any_lab`, `no_lab` (test_teardown.py): whatever lab is up (or a bare one), for the tests that
+  take it down.
 
 One lab runs at a time, so a session orders its tests to build each lab once: the pyinfra lab's
-tests first (those marked fresh_lab before any app runs), then the Ansible lab's, then the login
-lab's, then teardown's, then the generators lab's, last, so that no other lab is built after it
-(see pytest_collection_modifyitems).
+tests first (those marked fresh_lab before any app runs, `earlier_run`'s last), then the real
+lab's, then teardown's, which take the last lab down (see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,46 +62,76 @@ def by_group(inv: LabInventory, group: str):
 
 NGINX_SITE = "/etc/webbench/nginx/webpy-nginx-L1.conf"  # a provisioned file the drift tests edit
 LOGIN_USER, LOGIN_PORT = "bench", 2222
+GENERATORS = ["lab-generator1", "lab-generator2"]
 # `lab up` arguments of each kind of lab (the others are root on port 22, one generator).
 UP_ARGS = {
-    "login": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT)),
-    "gens": ("--generators", "2", "--backend"),
+    "real": ("--login-user", LOGIN_USER, "--ssh-port", str(LOGIN_PORT), "--generators", "2", "--backend"),
 }
-# The engine that provisions each kind of lab, where it is not the lab's own name.
-ENGINE_OF = {"gens": "pyinfra"}
+
+
+def provision(engine: str) -> dict:
+    """One provisioning run with `engine` (--json)."""
+    proc = wbl("provision", "--engine", engine, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def audit(out: Path) -> dict:
+    proc = wbl("audit", "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@dataclass
+class RealLab:
+    """The real-machine lab as its fixture left it: each engine's two provisions (Ansible's first
+    on the fresh hosts, then pyinfra's over them) and the audit taken after each engine's."""
+
+    inventory: LabInventory
+    provisions: dict[str, list[dict]]
+    audits: dict[str, dict]
+    audit_dir: Path
 
 
 class Labs:
-    """The one local lab of this session: which engine provisioned it, and what was kept of it."""
+    """The one local lab of this session: which kind it is, and what was kept of it."""
 
     def __init__(self) -> None:
-        # "pyinfra", "ansible", "bare", "login", "gens" or None (no lab up)
+        # "pyinfra", "real", "bare" or None (no lab up)
         self.engine: str | None = None
         self.first_provision: dict = {}
         self.audit_dir = None
         self.audit: dict | None = None
+        self.real: RealLab | None = None
 
     def fresh(self, engine: str, audits_root) -> LabInventory:
-        """The lab as `engine` first provisioned it: built anew unless it is that lab already
-        ("bare" and "login": not provisioned)."""
+        """The lab of that kind as first provisioned: built anew unless it is that lab already
+        ("bare": not provisioned)."""
         if self.engine != engine:
             self.engine = None
             timing.set_lab(engine)
             assert wbl("lab", "down").returncode == 0
             proc = wbl("lab", "up", *UP_ARGS.get(engine, ()))
             assert proc.returncode == 0, proc.stderr
-            if engine not in ("bare", "login"):
-                proc = wbl("provision", "--engine", ENGINE_OF.get(engine, engine), "--json")
-                assert proc.returncode == 0, proc.stderr
-                self.first_provision = json.loads(proc.stdout)
             if engine == "pyinfra":
-                # Before any app runs, so that it compares with a fresh Ansible lab's.
+                self.first_provision = provision("pyinfra")
+                # Before any app runs, as the audit of a freshly provisioned lab.
                 self.audit_dir = audits_root / "pyinfra"
-                proc = wbl("audit", "--out", str(self.audit_dir), "--json")
-                assert proc.returncode == 0, proc.stderr
-                self.audit = json.loads(proc.stdout)
+                self.audit = audit(self.audit_dir)
+            elif engine == "real":
+                self.real = self._provision_real(audits_root / "real")
             self.engine = engine
         return load_inventory(LOCAL_INVENTORY)
+
+    @staticmethod
+    def _provision_real(audit_dir: Path) -> RealLab:
+        """Ansible on the fresh hosts, twice, and its audit; then pyinfra over that lab, twice,
+        and its audit: both engines on one lab, each once from where the other left it."""
+        provisions = {"ansible": [provision("ansible"), provision("ansible")]}
+        audits = {"ansible": audit(audit_dir)}
+        provisions["pyinfra"] = [provision("pyinfra"), provision("pyinfra")]
+        audits["pyinfra"] = audit(audit_dir)
+        return RealLab(load_inventory(LOCAL_INVENTORY), provisions, audits, audit_dir)
 
     def any(self, audits_root) -> LabInventory:
         return load_inventory(LOCAL_INVENTORY) if self.engine else self.fresh("bare", audits_root)
@@ -145,26 +177,20 @@ def pyinfra_audit(labs, audits_root) -> dict:
     return labs.audit
 
 
-@pytest.fixture
-def ansible_lab(labs, audits_root, pyinfra_audit) -> tuple[LabInventory, dict]:
-    """A fresh lab provisioned with Ansible, and its first provision (--json). After the pyinfra
-    lab's audit, which it is compared with."""
-    inventory = labs.fresh("ansible", audits_root)
-    return inventory, labs.first_provision
-
-
 @pytest.fixture(scope="session")
 def earlier_run(labs, audits_root, tmp_path_factory) -> Path:
     """A QUICK bench run (go-http, level 1) on a provisioned lab that a later one replaces: the
-    login lab is then the lab rebuilt after a bench run, and its drift check is compared with this
-    run's audit, of other machines (issue 13). On the lab that is up when first asked for (the
-    Ansible lab in a whole session: test_ansible.py's last test), else on a fresh pyinfra lab."""
-    if labs.engine not in ("pyinfra", "ansible"):
+    real lab is then the lab rebuilt after a bench run, and its drift check is compared with this
+    run's audit, of other machines (issue 13). On the pyinfra lab, after its other tests (ordered
+    so), from a lab with no service running: the run's own are the ones it must stop. Its ceiling
+    is measured (--ceiling-max-age 0), for a later run to reuse (test_bench.py)."""
+    if labs.engine != "pyinfra":
         labs.fresh("pyinfra", audits_root)
+    assert wbl("app", "stop", "services").returncode == 0
     results = tmp_path_factory.mktemp("earlier-run")
     run = wbl(
         "bench", "--quick", "--only", "go-http", "--levels", "1", "--duration", "1", "--repeats", "1",
-        "--results", str(results),
+        "--ceiling-max-age", "0", "--results", str(results),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     (path,) = results.iterdir()
@@ -172,18 +198,29 @@ def earlier_run(labs, audits_root, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def login_lab(labs, audits_root, earlier_run) -> LabInventory:
-    """A fresh lab reached as real machines are (LOGIN_USER with sudo on LOGIN_PORT, root refused),
-    not provisioned: its tests provision it with both engines, in their file's order. Built after
-    `earlier_run`, so that it is also the lab rebuilt after a bench run."""
-    return labs.fresh("login", audits_root)
+def real_lab(labs, audits_root, earlier_run) -> RealLab:
+    """The lab of every path but the default one: LOGIN_USER with sudo on LOGIN_PORT (root
+    refused), two generators and a backend host on a switch, provisioned by both engines (see
+    Labs._provision_real). Built after `earlier_run`, so that it is also the lab rebuilt after a
+    bench run."""
+    labs.fresh("real", audits_root)
+    assert labs.real is not None
+    return labs.real
 
 
-@pytest.fixture
-def gens_lab(labs, audits_root) -> LabInventory:
-    """A fresh lab of two generators, a server and a backend host joined by a switch, provisioned
-    with pyinfra (`lab up --generators 2 --backend`)."""
-    return labs.fresh("gens", audits_root)
+@pytest.fixture(scope="session")
+def real_quick_a(labs, audits_root, earlier_run, tmp_path_factory) -> tuple[Path, str]:
+    """One QUICK Lab A run on the real lab (go-http and tornado, level 1), which the
+    several-generator tests and the login-user tests both read: its results dir and stderr."""
+    labs.fresh("real", audits_root)
+    results = tmp_path_factory.mktemp("real-quick-a")
+    proc = wbl(
+        "bench", "--quick", "--only", "go-http,tornado", "--levels", "1", "--duration", "2",
+        "--results", str(results),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (path,) = results.iterdir()
+    return path, proc.stderr
 
 
 @pytest.fixture
@@ -199,21 +236,18 @@ def no_lab(labs) -> None:
 
 
 def _order(item) -> tuple[int, int]:
-    if "gens_lab" in item.fixturenames:
-        return 4, 0
     if "any_lab" in item.fixturenames or "no_lab" in item.fixturenames:
         return 3, 0
-    if "login_lab" in item.fixturenames:
+    if "real_lab" in item.fixturenames or "real_quick_a" in item.fixturenames:
         return 2, 0
-    if "ansible_lab" in item.fixturenames:
-        return 1, 0
+    if "earlier_run" in item.fixturenames:
+        return 0, 2
     return 0, 0 if item.get_closest_marker("fresh_lab") else 1
 
 
 def pytest_collection_modifyitems(items):
-    # One lab at a time: the pyinfra lab's tests, then the Ansible lab's, then the login lab's,
-    # then those that take the lab down, then the generators lab's, which takes its own down (a
-    # stable sort keeps each file's own order).
+    # One lab at a time: the pyinfra lab's tests (earlier_run's last), then the real lab's, then
+    # those that take the lab down (a stable sort keeps each file's own order).
     items.sort(key=_order)
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="the local lab needs root (run `sudo make test`)")

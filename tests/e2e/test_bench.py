@@ -434,3 +434,44 @@ def test_repeats_give_intervals_oversubscribed_levels_are_marked_and_compare_jud
     assert (runs[1] / "compare.md").is_file() and len(verdicts["cases"]) == 2
     slower = [c for c in verdicts["cases"] if c["verdict"] == "slower"]
     assert compared.returncode == (1 if slower else 0) == verdicts["exit_code"], compared.stdout
+
+
+def test_a_run_stops_the_services_it_started_and_its_audit_holds_its_build(lab, earlier_run):
+    """The session's `earlier_run` on this lab (ordered after its other tests; the real lab's
+    tests check the lab rebuilt after it): started from a lab with no service running, the run
+    stopped the services it started before its audit, which holds its build."""
+    manifest = json.loads((earlier_run / "manifest.json").read_text())
+    assert manifest["services"] == {
+        "started": ["redis", "backend"],
+        "stopped": ["redis", "backend"],
+        "kept": [],
+    }
+    server = json.loads((earlier_run / "audit.json").read_text())["hosts"]["lab-server"]
+    assert server["binaries"]["/opt/webbench/build/go-http/go-http"]["sha256"]
+    assert [p["port"] for p in server["ports"]] == [22]
+
+
+def test_a_later_run_with_the_same_settings_reuses_the_ceiling_and_says_so(lab, earlier_run, tmp_path):
+    """`earlier_run` measured its ceiling (--ceiling-max-age 0); the same run again on the same lab
+    reuses it: the manifest says from which run, the samples that prove it are copied, and no
+    ceiling load ran. With --ceiling-max-age 0 it is measured anew."""
+    measured = json.loads((earlier_run / "manifest.json").read_text())["generator_ceiling"]
+    args = ("--quick", "--only", "go-http", "--levels", "1", "--duration", "1", "--repeats", "1")
+    proc = wbl("bench", *args, "--results", str(tmp_path / "again"))
+    assert proc.returncode == 0, proc.stderr
+    path = run_dir_of(proc)
+    reused = json.loads((path / "manifest.json").read_text())["generator_ceiling"]
+    assert reused.keys() == measured.keys()
+    for key, top in reused.items():
+        assert "reused_from" not in measured[key]
+        assert top["reused_from"]["run"] == earlier_run.name and 0 <= top["reused_from"]["age_s"] < 3600
+        assert (top["rate"], top["samples"]) == (measured[key]["rate"], measured[key]["samples"])
+        copied = sorted(p.name for p in (path / top["dir"]).iterdir())
+        assert copied == sorted(p.name for p in (earlier_run / measured[key]["dir"]).iterdir())
+        assert any(name.endswith(".out") for name in copied), copied
+        assert f"reused from run {earlier_run.name}" in proc.stderr
+    assert "reused from run" in (path / "report.md").read_text()
+    fresh = wbl("bench", *args, "--ceiling-max-age", "0", "--results", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr
+    tops = json.loads((run_dir_of(fresh) / "manifest.json").read_text())["generator_ceiling"].values()
+    assert all("reused_from" not in top and top["rate"] for top in tops)

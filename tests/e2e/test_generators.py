@@ -1,8 +1,9 @@
-"""Several generators and a backend host on the real local lab (`lab up --generators 2 --backend`,
-issue 13): the hosts on a switch, a QUICK Lab A run whose connections are split between the two
-generators (each one's raw output kept, the rates added, each generator judged on its own, the
-shared CPUs in the manifest), a QUICK Lab B run whose /data/ reaches the upstream API on the
-backend host, and `lab down` leaving nothing of the switch. One lab, two QUICK runs."""
+"""Several generators and a backend host, on the real lab (`real_lab`: `lab up --generators 2
+--backend`, with the login user of test_login_user.py; issue 13): the hosts on a switch, a QUICK Lab
+A run whose connections are split between the two generators (each one's raw output kept, the rates
+added, each generator judged on its own, the shared CPUs in the manifest), a QUICK Lab B run whose
+/data/ reaches the upstream API on the backend host. `lab down` leaving nothing of the switch is
+test_teardown.py's check, which a whole session runs on this lab."""
 
 from __future__ import annotations
 
@@ -16,17 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import sh, wbl
-from tests.e2e.test_teardown import assert_no_lab_left
+from tests.e2e.conftest import GENERATORS, RealLab, sh, wbl
 from webbench_lab.bench import ceiling, loadtools
 from webbench_lab.bench.generators import GENERATOR_BOUND_PCT
 from webbench_lab.defaults import host_vars
-from webbench_lab.hosts.inventory import LabInventory
 from webbench_lab.locallab import cpusets, topology
 
 pytestmark = pytest.mark.e2e
 
-GENERATORS = ["lab-generator1", "lab-generator2"]
 # A chart of report.html: its id and its SVG (tests/unit/test_htmlreport.py reads them so too).
 FIGURE = r"<figure id=\"([^\"]+)\" data-marks='[^']*'>\s*<img src=\"data:image/svg\+xml;base64,([^\"]+)\""
 
@@ -72,7 +70,8 @@ def shares_cpus() -> bool:
     return cpus - max(1, cpus // 3) < 3 if cpus > 1 else True
 
 
-def test_two_generators_a_server_and_a_backend_on_a_switch(gens_lab: LabInventory):
+def test_two_generators_a_server_and_a_backend_on_a_switch(real_lab: RealLab):
+    gens_lab = real_lab.inventory
     assert [h.name for h in gens_lab.group("generator")] == GENERATORS
     (server,) = gens_lab.group("server")
     (backend,) = gens_lab.group("backend")
@@ -104,13 +103,9 @@ def test_two_generators_a_server_and_a_backend_on_a_switch(gens_lab: LabInventor
     assert reached(server, backend.bench_address, 9) == "refused"
 
 
-def test_quick_lab_a_splits_the_connections_between_the_generators(gens_lab: LabInventory, tmp_path):
-    proc = wbl(
-        "bench", "--quick", "--only", "go-http", "--levels", "1", "--duration", "2",
-        "--results", str(tmp_path),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    path = run_dir_of(proc)
+def test_quick_lab_a_splits_the_connections_between_the_generators(real_lab: RealLab, real_quick_a):
+    gens_lab = real_lab.inventory
+    path, _ = real_quick_a
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["complete"] is True
     assert manifest["inventory"]["lab-backend"]["groups"] == ["backend"]
@@ -133,7 +128,9 @@ def test_quick_lab_a_splits_the_connections_between_the_generators(gens_lab: Lab
     elif all(g["bound"] is False for g in top["generators"]):
         assert top["generator_limited"] in (False, None)
 
-    ((key, row),) = repeats(path).items()
+    rows = repeats(path)
+    assert {r["system"] for r in rows.values()} == {"go-http", "tornado"}
+    key, row = next((k, r) for k, r in rows.items() if r["system"] == "go-http")
     assert row["status"] == "ok" and row["rate"] > 0, row
     case_dir = path / "cases" / key
     # Each generator ran its share of the connections (siege -c 200 split in two), and its raw
@@ -180,7 +177,8 @@ def test_quick_lab_a_splits_the_connections_between_the_generators(gens_lab: Lab
     assert all(f"r1 {g}" in samples for g in GENERATORS)
 
 
-def test_quick_lab_b_data_reaches_the_upstream_api_on_the_backend_host(gens_lab: LabInventory, tmp_path):
+def test_quick_lab_b_data_reaches_the_upstream_api_on_the_backend_host(real_lab: RealLab, tmp_path):
+    gens_lab = real_lab.inventory
     (server,) = gens_lab.group("server")
     (backend,) = gens_lab.group("backend")
     port = host_vars(backend.vars)["backend_port"]
@@ -215,10 +213,3 @@ def test_quick_lab_b_data_reaches_the_upstream_api_on_the_backend_host(gens_lab:
             assert reached(server, generator.bench_address, port) == "refused", generator.name
     finally:
         wbl("app", "stop", "services")
-
-
-def test_lab_down_leaves_nothing_of_the_hosts_or_the_switch(gens_lab: LabInventory, labs):
-    proc = wbl("lab", "down")
-    labs.gone()
-    assert proc.returncode == 0, proc.stderr
-    assert_no_lab_left()  # no wbl-* namespace (the switch's too), link, mount or process
