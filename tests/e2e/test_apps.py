@@ -9,6 +9,7 @@ import pytest
 from tests.e2e.conftest import by_group, sh, wbl
 from webbench_lab.apps import systems
 from webbench_lab.defaults import shared_defaults
+from webbench_lab.locallab import hosts
 
 # Prints "static" when no program header is PT_INTERP (3) or PT_DYNAMIC (2), else "dynamic".
 ELF_SEGMENTS = (
@@ -40,6 +41,14 @@ def test_go_systems_build_or_say_why_not(built):
     assert "not buildable: " in rows["twister"]
     assert "cannot find module providing package github.com/garyburd/twister" in rows["twister"]
     assert "not buildable: " in rows["webgo"] and "container/vector is not in std" in rows["webgo"]
+
+
+def test_go_builds_fill_the_shared_build_cache_a_later_lab_reuses(lab, built):
+    """Go's build cache is the control machine's (locallab/hosts.py shared_caches), bound into
+    the host where its builds put it: the next lab's builds compile only what changed."""
+    ((src, dest),) = hosts.shared_caches()
+    assert f" {dest} " in sh(by_group(lab, "server"), "cat /proc/mounts")
+    assert len(list(src.glob("*/*-d"))) > 100  # Go's cache entries: <2 hex>/<hash>-d
 
 
 @pytest.mark.parametrize("level", [1, 2])

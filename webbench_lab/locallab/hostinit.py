@@ -31,8 +31,21 @@ def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
+BINDS_ENV = "WEBBENCH_HOST_BINDS"  # "SRC:DEST[,SRC:DEST...]": control machine dirs shown in the host
+
+
+def bind_caches(root: str, spec: str) -> None:
+    """Each control machine directory SRC at DEST in the host (created if missing), in the host's
+    own mount namespace, so it goes when the host does: the lab's shared build caches."""
+    for pair in filter(None, spec.split(",")):
+        src, _, dest = pair.partition(":")
+        os.makedirs(f"{root}{dest}", mode=0o755, exist_ok=True)
+        _mount("--bind", src, f"{root}{dest}")
+
+
 def prepare_root(root: str, hostname: str, controllers: list[str] | None = None) -> None:
     socket.sethostname(hostname)
+    bind_caches(root, os.environ.get(BINDS_ENV, ""))
     _mount("-t", "proc", "proc", f"{root}/proc")
     _mount("-t", "sysfs", "sysfs", f"{root}/sys")
     show_cgroups(root, controllers or [])

@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 from webbench_lab.commands import run
+from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.fsutil import write_atomic
 from webbench_lab.hosts.keys import make_host_key
 from webbench_lab.locallab import cpulimit, cpusets, login, network
+from webbench_lab.locallab.hostinit import BINDS_ENV
 from webbench_lab.locallab.topology import HostSpec, Topology
-from webbench_lab.paths import run_dir
+from webbench_lab.paths import cache_dir, run_dir
 from webbench_lab.templating import render
 
 HOSTINIT = Path(__file__).with_name("hostinit.py")
@@ -123,9 +125,11 @@ def start(host: HostSpec) -> int:
         host.name,
         *groups,  # the controllers whose group hostinit shows inside the host
     ]
+    env = {**os.environ, BINDS_ENV: ",".join(f"{src}:{dest}" for src, dest in shared_caches())}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             args,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -134,6 +138,16 @@ def start(host: HostSpec) -> int:
         )
     (host_dir(host.name) / "init.pid").write_text(f"{proc.pid}\n")
     return proc.pid
+
+
+def shared_caches() -> list[tuple[Path, str]]:
+    """Control machine directories every local host sees (hostinit.bind_caches): Go's build cache,
+    so that a lab built after another compiles only what changed. Go keys every entry by its
+    inputs (sources, toolchain, flags), so nothing reused can hide a change; `make clean-cache`
+    empties it."""
+    go_build = cache_dir() / "go-build"
+    go_build.mkdir(parents=True, exist_ok=True)
+    return [(go_build, f"{host_vars({})['apps_cache_root']}/go-build")]
 
 
 def _join(groups: list[Path]) -> None:
