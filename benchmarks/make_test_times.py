@@ -87,12 +87,26 @@ def breakdown(data: dict[str, Any], top: int = 15) -> list[str]:
     return lines
 
 
+LAB_NAMES = {"pyinfra": "default", "real": "real machines", "bare": "bare"}
+
+
+def markdown_table(data: dict[str, Any]) -> list[str]:
+    """Each e2e check (test), the lab it ran on and its time, in run order: CONTRIBUTING.md's table."""
+    lines = ["| check | lab | time (s) |", "| --- | --- | ---: |"]
+    for nodeid, t in data["tests"].items():
+        if t["e2e"]:
+            lab = LAB_NAMES.get(t["lab"], t["lab"] or "none")
+            lines.append(f"| `{nodeid.removeprefix('tests/e2e/')}` | {lab} | {_total(t):.0f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("paths", nargs="*", default=DEFAULT_PATHS)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--markdown", action="store_true", help="the e2e checks as a Markdown table")
     args = parser.parse_args(argv)
     sessions: dict[str, dict[str, Any]] = {}
     for name in args.paths:
@@ -111,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    print("\n".join(breakdown(merge(sessions), args.top)))
+    merged = merge(sessions)
+    print("\n".join(markdown_table(merged) if args.markdown else breakdown(merged, args.top)))
     return 0
 
 

@@ -65,3 +65,11 @@ def test_two_sessions_side_by_side_keep_their_wall_times_and_add_their_tests():
     assert "unit.json wall time: 1 min 30 s (1 tests)" in text
     assert "e2e.json wall time: 12 min 34 s (3 tests)" in text
     assert "unit tests: 2 in" in text
+
+
+def test_the_markdown_table_has_each_e2e_check_with_its_lab_and_time():
+    lines = make_test_times.markdown_table(_data())
+    assert lines[2:] == [
+        "| `test_lab.py::test_y` | default | 302 |",
+        "| `test_bench.py::test_quick` | default | 150 |",
+    ]
