@@ -224,7 +224,7 @@ def test_an_interrupted_run_stops_everything_and_says_so(lab, provisioned, tmp_p
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
     started = time.monotonic()
     seen = None
-    while time.monotonic() < started + 120 and proc.poll() is None:
+    while time.monotonic() < started + WAIT_FOR_CASE_S and proc.poll() is None:
         if "siege" in sh(gen, "pgrep -a siege || true"):
             seen = time.monotonic() - started
             break
