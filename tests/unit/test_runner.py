@@ -614,3 +614,31 @@ def test_starting_verifying_and_stopping_run_without_the_servers_cpu_limit_and_t
         ("system", "go-http", 1), ("lift",), ("start", "go-http", 1), ("probe", "go-http", 1), ("limit",),
         ("case", c.key), ("measure", c.key), ("lift",), ("stop", "go-http"), ("limit",),
     ]  # fmt: skip
+
+
+def test_a_later_runner_on_the_same_lab_reuses_the_ceiling_and_max_age_0_measures_it(monkeypatch, tmp_path):
+    from webbench_lab.bench import ceilingcache
+
+    monkeypatch.setenv("WEBBENCH_LAB_STATE", str(tmp_path / "state"))
+    identity = [{"name": "srv1", "host_key": "ssh-ed25519 aaaa"}]
+    monkeypatch.setattr(ceilingcache, "lab_identity", lambda inventory: identity)
+    _, _, first, cases, told = _whole_run(monkeypatch, tmp_path / "a")
+    first.ceiling_max_age_s = 0  # measures, and keeps it for later runs all the same
+    measured = first.measure_ceilings(cases)["c10"]
+    assert told == [("ceiling", 1)] and "reused_from" not in measured
+
+    _, _, later, _, told = _whole_run(monkeypatch, tmp_path / "b")
+    reused = later.measure_ceilings(cases)["c10"]
+    assert told == []  # no ceiling load ran
+    assert reused["reused_from"]["run"] == first.results.path.name
+    assert reused["rate"] == measured["rate"] and reused["dir"] == "ceiling/c10"
+    assert (
+        later.results.path / "ceiling/c10/gen1-siege-0.attempt-1.out"
+    ).read_text() == SIEGE_OUTPUT.read_text()
+
+    _, _, fresh, _, told = _whole_run(monkeypatch, tmp_path / "c")
+    fresh.ceiling_max_age_s = 0
+    assert "reused_from" not in fresh.measure_ceilings(cases)["c10"] and told == [("ceiling", 1)]
+    identity[0]["host_key"] = "ssh-ed25519 bbbb"  # a rebuilt lab
+    _, _, rebuilt, _, told = _whole_run(monkeypatch, tmp_path / "d")
+    assert "reused_from" not in rebuilt.measure_ceilings(cases)["c10"] and told == [("ceiling", 1)]

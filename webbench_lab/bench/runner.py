@@ -350,14 +350,16 @@ class Runner:
         cases use (bench/ceiling.py), each in ceiling/<c...>/ with its raw outputs and samples. A
         ceiling that cannot be measured is recorded with its reason; the cases then run without."""
         system = get_system(ceiling.SYSTEM)
-        identity = ceilingcache.lab_identity(self.lab.inventory) if self.ceiling_max_age_s > 0 else None
+        # A ceiling measured here is kept for later runs even when this run reuses none (max age 0).
+        identity = ceilingcache.lab_identity(self.lab.inventory)
         sources = ceilingcache.sources_hash() if identity is not None else ""
         for target in ceiling.targets(self.suite, cases, system):
             if target.key in self.ceilings:
                 continue
             fields = ceilingcache.key_fields(identity, self.suite, target, sources) if identity else None
             key = ceilingcache.cache_key(fields) if fields else ""
-            cached = ceilingcache.lookup(key, self.ceiling_max_age_s) if key else None
+            reuse = key and self.ceiling_max_age_s > 0
+            cached = ceilingcache.lookup(key, self.ceiling_max_age_s) if reuse else None
             if cached is not None:
                 out_dir = self.results.new_subdir("ceiling", target.key)
                 self.ceilings[target.key] = ceilingcache.reuse(cached, out_dir, self.results.path)
