@@ -470,7 +470,7 @@ def test_a_later_run_with_the_same_settings_reuses_the_ceiling_and_says_so(lab, 
         assert copied == sorted(p.name for p in (earlier_run / measured[key]["dir"]).iterdir())
         assert any(name.endswith(".out") for name in copied), copied
         assert f"reused from run {earlier_run.name}" in proc.stderr
-    assert "reused from run" in (path / "report.md").read_text()
+    assert f"Reused from run {earlier_run.name}" in (path / "report.md").read_text()
     fresh = wbl("bench", *args, "--ceiling-max-age", "0", "--results", str(tmp_path / "fresh"))
     assert fresh.returncode == 0, fresh.stderr
     tops = json.loads((run_dir_of(fresh) / "manifest.json").read_text())["generator_ceiling"].values()
