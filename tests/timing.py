@@ -5,6 +5,7 @@ prints the breakdown (issue 29, point 1)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -26,7 +27,11 @@ def set_lab(kind: str | None) -> None:
 
 def record_step(args: tuple[str, ...], seconds: float, returncode: int) -> None:
     """One CLI call of a test or fixture: its command words, time and exit code."""
-    words = [a for a in args if not a.startswith("-")][:2]
+    # The command words before the first option ("lab up", "audit"), and the engine, which says
+    # more than the command: option values such as --out's path would split one step into many.
+    words = list(itertools.takewhile(lambda a: not a.startswith("-"), args))[:2]
+    if "--engine" in args[:-1]:
+        words.append(args[args.index("--engine") + 1])
     _steps.append(
         {
             "step": " ".join(words),
