@@ -111,3 +111,8 @@ def test_every_command_has_its_handler():
                  ["app", "build"], ["bench"], ["verify"], ["compare", "a", "b"]):  # fmt: skip
         args = parser.parse_args(argv)
         assert callable(args.handler) and args.handler.__module__.startswith("webbench_lab.cli."), argv
+
+
+def test_a_negative_ceiling_max_age_is_one_line_and_exit_2_even_in_a_dry_run():
+    proc = run_cli("bench", "--quick", "--dry-run", "--ceiling-max-age", "-1")
+    assert_one_line_exit_2(proc, "--ceiling-max-age -1: give 0 (measure every ceiling) or more seconds")

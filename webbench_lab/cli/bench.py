@@ -74,6 +74,7 @@ def parse_levels(text: str | None) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _max_age(args.ceiling_max_age)  # refused before anything else, a dry run too
     if args.resume:
         return _resume(args)
     suite = load_suite(args.suite or DEFAULT_SUITE)
