@@ -260,3 +260,34 @@ def test_verify_runs_without_the_local_servers_cpu_limit_and_sets_it_again(quota
     args = argparse.Namespace(systems=["go-http"], level="1", inventory=None)
     assert verify_cli.run(args) == 0
     assert seen == ["-1"] and quota.read_text() == "2500"
+
+
+def test_a_go_build_gets_every_cpu_of_the_lab_and_the_host_its_own_again(quota, tmp_path, monkeypatch):
+    """A build is not measured: the local server runs it on the lab's CPUs without its limit, then
+    has its own CPU and limit again, even when the build fails; `restore` narrows what a dead
+    driver left widened. A real machine is left alone."""
+    from types import SimpleNamespace
+
+    from webbench_lab.locallab import cpusets
+
+    top = tmp_path / "cpuset"
+    (top / "server").mkdir(parents=True)
+    (top / "cpuset.cpus").write_text("0-1\n")
+    cpus = top / "server" / "cpuset.cpus"
+    cpus.write_text("1")
+    monkeypatch.setattr(cpusets, "LAB_CPUSET", top)
+    local = SimpleNamespace(name="lab-server", vars={"lab_local": True}, cpu_limit=0.25, cpus="1")
+    with pytest.raises(RuntimeError), cpulimit.whole_machine(local) as widened:  # type: ignore[arg-type]
+        assert widened is True and cpus.read_text() == "0-1" and quota.read_text() == "-1"
+        raise RuntimeError("go build failed")
+    assert cpus.read_text() == "1" and quota.read_text() == "2500"
+    cpus.write_text("0-1")
+    quota.write_text("-1")
+    cpulimit.restore(local)  # type: ignore[arg-type]
+    assert cpus.read_text() == "1" and quota.read_text() == "2500"
+    real = SimpleNamespace(name="lab-server", vars={}, cpu_limit=0.25, cpus="1")
+    with cpulimit.whole_machine(real) as widened:  # type: ignore[arg-type]
+        assert widened is False and cpus.read_text() == "1" and quota.read_text() == "2500"
+    missing = SimpleNamespace(name="lab-generator", vars={"lab_local": True}, cpu_limit=None, cpus="0")
+    with cpulimit.whole_machine(missing) as widened:  # type: ignore[arg-type]
+        assert widened is False  # no such group: nothing to widen

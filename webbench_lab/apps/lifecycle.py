@@ -74,9 +74,9 @@ class Lab:
         )
 
     def build(self, system: System, force: bool = False):
-        """A Go build on the server, without the local lab's CPU limit: it is not measured, and
-        at a quarter of a core a first build takes minutes."""
-        with cpulimit.unlimited(self.server.host):
+        """A Go build on the server, on every CPU of a local lab and without its CPU limit: it is
+        not measured, and at a quarter of a core a first build takes minutes."""
+        with cpulimit.whole_machine(self.server.host):
             return build_go(self.server, system.name, jail=system.chroot, force=force)
 
     def start(self, system: System, level: int) -> Running:

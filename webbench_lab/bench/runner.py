@@ -377,10 +377,10 @@ class Runner:
 
     def restore_cpu_limit(self) -> None:
         """A run starts from the inventory's CPU limit (a driver that died while a ceiling or a
-        build ran unlimited left it lifted)."""
-        local = cpulimit.local_group(self.lab.server.host)
-        if local is not None:
-            cpulimit.set_quota(*local)
+        build ran unlimited left it lifted, or a build or a provisioning run left a local host's
+        cpuset widened)."""
+        for host in self.lab.inventory.hosts.values():
+            cpulimit.restore(host)
 
     def _ceiling(self, system: System, target: ceiling.Target) -> dict[str, Any]:
         out_dir = self.results.new_subdir("ceiling", target.key)

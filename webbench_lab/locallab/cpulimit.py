@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from webbench_lab.errors import UserError
+from webbench_lab.locallab import cpusets
 
 if TYPE_CHECKING:
     from webbench_lab.hosts.inventory import LabHost
@@ -104,3 +105,34 @@ def unlimited(host: LabHost) -> Iterator[bool]:
         return
     with lifted(*local) as done:
         yield done
+
+
+@contextlib.contextmanager
+def whole_machine(host: LabHost) -> Iterator[bool]:
+    """`host` on every CPU of the lab and without its CPU limit for the block, where it is a local
+    lab host (True then): a Go build is not measured, and on the server's one pinned core a first
+    build of every system took 151 s. Its own CPUs (and limit) again after it, whatever happens;
+    a driver that dies inside leaves them widened, and the next run's `restore` narrows them."""
+    if not host.vars.get("lab_local") or not host.cpus:
+        yield False
+        return
+    name = host.name.removeprefix("lab-")
+    widened = cpusets.set_cpus(name, None)
+    try:
+        with unlimited(host):
+            yield widened
+    finally:
+        if widened:
+            cpusets.set_cpus(name, host.cpus)
+
+
+def restore(host: LabHost) -> None:
+    """A local lab host's own CPUs and CPU limit, as the inventory gives them (a driver that died
+    while a ceiling or a build ran left them lifted)."""
+    if not host.vars.get("lab_local"):
+        return
+    if host.cpus:
+        cpusets.set_cpus(host.name.removeprefix("lab-"), host.cpus)
+    local = local_group(host)
+    if local is not None:
+        set_quota(*local)

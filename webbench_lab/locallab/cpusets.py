@@ -32,6 +32,17 @@ def create(name: str, cpus: str) -> Path:
     return group
 
 
+def set_cpus(name: str, cpus: str | None) -> bool:
+    """Set a running host's CPUs (None: every CPU of the lab) where its group exists and we may
+    write it (as root, on the control machine); False otherwise."""
+    try:
+        value = cpus if cpus is not None else (LAB_CPUSET / "cpuset.cpus").read_text().strip()
+        (LAB_CPUSET / name / "cpuset.cpus").write_text(value)
+    except OSError:
+        return False
+    return True
+
+
 def remove_all(timeout: float = 5.0, top: Path = LAB_CPUSET) -> None:
     """rmdir the lab's groups under `top` (its cpusets, or its cpu limits) once their processes
     are gone."""
