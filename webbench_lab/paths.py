@@ -27,6 +27,13 @@ def cache_dir() -> Path:
     return state_dir() / "cache"
 
 
+def go_build_cache() -> Path:
+    """Go's build cache, one for the control machine's builds (k6) and every local host's (the
+    apps): the standard library k6 compiled is not compiled again for the apps. Go keys each entry
+    by its inputs (sources, toolchain, flags), and -trimpath keeps paths out of the keys."""
+    return cache_dir() / "go-build"
+
+
 def run_dir() -> Path:
     """Everything that belongs to the running lab and goes away with `lab down`."""
     return state_dir() / "run"

@@ -20,7 +20,7 @@ from webbench_lab.hosts.keys import make_host_key
 from webbench_lab.locallab import cpulimit, cpusets, login, network
 from webbench_lab.locallab.hostinit import BINDS_ENV
 from webbench_lab.locallab.topology import HostSpec, Topology
-from webbench_lab.paths import cache_dir, run_dir
+from webbench_lab.paths import go_build_cache, run_dir
 from webbench_lab.templating import render
 
 HOSTINIT = Path(__file__).with_name("hostinit.py")
@@ -145,7 +145,7 @@ def shared_caches() -> list[tuple[Path, str]]:
     so that a lab built after another compiles only what changed. Go keys every entry by its
     inputs (sources, toolchain, flags), so nothing reused can hide a change; `make clean-cache`
     empties it."""
-    go_build = cache_dir() / "go-build"
+    go_build = go_build_cache()
     go_build.mkdir(parents=True, exist_ok=True)
     return [(go_build, f"{host_vars({})['apps_cache_root']}/go-build")]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from webbench_lab.commands import run
 from webbench_lab.errors import LabFailure, UserError
-from webbench_lab.paths import PYTHON_LOCK, REPO, cache_dir
+from webbench_lab.paths import PYTHON_LOCK, REPO, cache_dir, go_build_cache
 
 APPS_DIR = REPO / "apps"
 
@@ -188,7 +188,7 @@ def k6_binary(go: Path, say) -> Path:
         src,
         cache_dir() / "gomod-apps",
         "-modcacherw -mod=readonly",
-        GOCACHE=str(cache_dir() / "gocache"),
+        GOCACHE=str(go_build_cache()),  # the hosts' too: the apps' builds reuse its standard library
         CGO_ENABLED="0",
     )
     if out.returncode != 0:
