@@ -281,6 +281,10 @@ def test_a_cpu_bound_case_leaves_no_work_behind_for_the_next_case(lab, provision
 # server: 177 s measured here at 689a221 (ceiling 82 s with a hung attempt, build and start 93 s),
 # where 120 s had failed on CI.
 WAIT_FOR_CASE_S = 300
+# The runs that a test stops, kills or refuses a second run beside: one duration, long enough for
+# the test to act in a case, and the same for all, so that the first of them measures the
+# generator's ceiling and the others reuse it (bench/ceilingcache.py: keyed by the duration).
+CRASH_DURATION_S = 8
 
 
 def _wait_for_siege(proc: subprocess.Popen[str], gen, results: Path | None = None) -> None:
@@ -308,7 +312,7 @@ def test_a_second_bench_or_app_start_during_a_run_is_refused_and_the_run_is_unha
     lab, provisioned, tmp_path, drivers
 ):
     first = drivers(tmp_path / "first", "--quick", "--only", "go-http", "--levels", "1",
-                                 "--duration", "10")  # fmt: skip
+                                 "--duration", str(CRASH_DURATION_S))  # fmt: skip
     _wait_for_siege(first, by_group(lab, "generator"))
     second = wbl("bench", "--quick", "--only", "go-http", "--results", str(tmp_path / "second"))
     assert second.returncode == 2, second.stderr
@@ -330,8 +334,8 @@ def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_s
     lab, provisioned, tmp_path, drivers
 ):
     gen, srv = by_group(lab, "generator"), by_group(lab, "server")
-    driver = drivers(tmp_path / "killed", "--only", "go-http", "--levels", "1,2",
-                                  "--duration", "30")  # fmt: skip
+    driver = drivers(tmp_path / "killed", "--quick", "--only", "go-http", "--levels", "1,2",
+                                  "--duration", str(CRASH_DURATION_S))  # fmt: skip
     _wait_for_siege(driver, gen, tmp_path / "killed")
     path = next((tmp_path / "killed").iterdir())
     run_id = json.loads((path / "manifest.json").read_text())["run_id"]
@@ -358,7 +362,9 @@ def test_a_sampler_killed_mid_case_makes_its_samples_missing_and_generator_bound
     lab, provisioned, tmp_path, drivers
 ):
     gen = by_group(lab, "generator")
-    driver = drivers(tmp_path, "--quick", "--only", "go-http", "--levels", "1", "--duration", "10")
+    driver = drivers(
+        tmp_path, "--quick", "--only", "go-http", "--levels", "1", "--duration", str(CRASH_DURATION_S)
+    )
     started = time.monotonic()
     while time.monotonic() < started + WAIT_FOR_CASE_S and driver.poll() is None:
         if not list(tmp_path.glob("*/cases/*")):  # the generator's ceiling first: not the case's sampler
@@ -380,7 +386,8 @@ def _files(case_dir: Path) -> dict[str, bytes]:
 
 def test_resume_after_ctrl_c_finishes_the_run_in_the_same_directory(lab, provisioned, tmp_path, drivers):
     gen = by_group(lab, "generator")
-    driver = drivers(tmp_path, "--quick", "--only", "go-http,tornado", "--levels", "1", "--duration", "8")
+    driver = drivers(tmp_path, "--quick", "--only", "go-http,tornado", "--levels", "1",
+                     "--duration", str(CRASH_DURATION_S))  # fmt: skip
     started = time.monotonic()
     first = None
     while time.monotonic() < started + WAIT_FOR_CASE_S and driver.poll() is None:
