@@ -70,7 +70,7 @@ def assert_no_lab_left() -> None:
     assert str(run_dir()) not in mounts
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "hostinit.py" not in procs
-    assert keeper.pids() == {}
+    assert keeper.pids() == {} and not keeper.group().exists()
     assert str(run_dir()) not in procs  # apt-cacher-ng runs with the lab's config dir
     assert not cpusets.LAB_CPUSET.exists()
     assert not LOCAL_INVENTORY.exists()

@@ -9,10 +9,15 @@ other guests did. Measured on this machine (Go http, Web.py+CherryPy, Web.py+gun
 their 25% quota without it, 25% with it, and the spread of the rates went from 5.8-12.4% to
 2.0-5.2% (relative standard deviation).
 
-The keeper runs on the control machine, outside the lab's hosts and their cgroups, at SCHED_IDLE:
-the scheduler runs it only when nothing else on that CPU can run, and preempts it at once when
-anything else wakes. Its CPU time is not the server's: the samplers inside the hosts count only
-their own processes, and the runner subtracts the keeper from the "other tenants" figure.
+The keeper runs on the control machine, outside the lab's hosts, at SCHED_IDLE and in a cpu cgroup
+of its own with the least weight (cpu.shares 2): the scheduler runs it only when nothing else on
+that CPU can run, and preempts it at once when anything else wakes. SCHED_IDLE alone is not enough
+where the kernel's autogroup is on: a keeper in a session of its own then took half of its CPU from
+the normal processes of every other session (../shared/PITFALLS.md), the control machine's builds,
+Ansible and pyinfra among them. A process in a cgroup is outside autogroup.
+
+Its CPU time is not the server's: the samplers inside the hosts count only their own processes, and
+the runner subtracts the keeper from the "other tenants" figure.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 from webbench_lab.agent.appctl import cpu_list, proc_stat
 
 MARK = "webbench-lab-keeper"
+CPU_ROOT = Path("/sys/fs/cgroup/cpu")
+LEAST_SHARES = 2  # cgroup v1's smallest cpu.shares: 2/1026 of a CPU that a default group wants
 # The loop, run by the control machine's Python: pinned to its CPU, the idle scheduling class.
 PROGRAM = (
     "import os, sys\n"
@@ -60,8 +67,25 @@ def start(cpus: list[int], mark: str = MARK) -> list[int]:
             close_fds=True,
         )
         running[proc.pid] = cpu
+        _least_weight(proc.pid, mark)
         _await_exec(proc.pid, mark)
     return sorted(running)
+
+
+def group(mark: str = MARK) -> Path:
+    """The keepers' cpu cgroup (one per mark: a test's keepers are not the lab's)."""
+    return CPU_ROOT / mark
+
+
+def _least_weight(pid: int, mark: str) -> None:
+    """The keeper into its cpu cgroup of the least weight, where this machine has the cgroup v1
+    cpu controller and lets us write it (as root); as it was otherwise (SCHED_IDLE only)."""
+    if not (CPU_ROOT / "cpu.shares").is_file():
+        return
+    with contextlib.suppress(OSError):
+        group(mark).mkdir(exist_ok=True)
+        (group(mark) / "cpu.shares").write_text(str(LEAST_SHARES))
+        (group(mark) / "cgroup.procs").write_text(str(pid))
 
 
 def _await_exec(pid: int, mark: str) -> None:
@@ -104,6 +128,8 @@ def stop(mark: str = MARK) -> list[int]:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and set(found) & set(pids(mark)):
         time.sleep(0.05)
+    with contextlib.suppress(OSError):  # none, or one still ending
+        group(mark).rmdir()
     return found
 
 
