@@ -339,6 +339,14 @@ def test_a_driver_killed_mid_case_leaves_nothing_running_and_the_next_run_says_s
     _wait_for_siege(driver, gen, tmp_path / "killed")
     path = next((tmp_path / "killed").iterdir())
     run_id = json.loads((path / "manifest.json").read_text())["run_id"]
+    # Kill it while the run has processes on both hosts (between its warm-up and its measurement,
+    # siege is briefly gone from the generator).
+    started = time.monotonic()
+    while time.monotonic() < started + WAIT_FOR_CASE_S and driver.poll() is None:
+        if _run_processes(gen, run_id) > 0 and _run_processes(srv, run_id) > 0:
+            break
+        time.sleep(0.2)
+    assert driver.poll() is None, "the run ended before the test saw its processes on both hosts"
     assert _run_processes(srv, run_id) > 0 and _run_processes(gen, run_id) > 0
     driver.kill()  # kill -9: no cleanup of its own
     driver.wait()
@@ -420,8 +428,9 @@ def test_repeats_give_intervals_oversubscribed_levels_are_marked_and_compare_jud
 ):
     runs = []
     for name in ("a", "b"):
+        # The QUICK Lab A run's duration: both runs reuse its ceilings (levels 1 and 2).
         proc = wbl("bench", "--quick", "--only", "go-http", "--levels", "1,2", "--repeats", "2",
-                   "--duration", "3", "--results", str(tmp_path / name))  # fmt: skip
+                   "--duration", "2", "--results", str(tmp_path / name))  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         runs.append(run_dir_of(proc))
     rows = json.loads((runs[1] / "summary.json").read_text())
