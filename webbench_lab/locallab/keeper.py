@@ -128,9 +128,21 @@ def stop(mark: str = MARK) -> list[int]:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and set(found) & set(pids(mark)):
         time.sleep(0.05)
-    with contextlib.suppress(OSError):  # none, or one still ending
-        group(mark).rmdir()
+    _remove_group(mark, time.monotonic() + 5)
     return found
+
+
+def _remove_group(mark: str, deadline: float) -> None:
+    """rmdir the keepers' group once the kernel has let go of the ended ones (a killed task leaves
+    its cgroup a moment after /proc stops showing its command line: rmdir fails busy until then)."""
+    path = group(mark)
+    while path.is_dir():
+        try:
+            path.rmdir()
+        except OSError:
+            if time.monotonic() > deadline:
+                return  # still busy: the next `lab down` or `lab up` finds it
+            time.sleep(0.05)
 
 
 def cpu_seconds(keepers: list[int]) -> float | None:
