@@ -52,7 +52,7 @@ def test_pyinfra_over_the_ansible_lab_gives_the_same_lab_and_a_second_run_change
 
 def _check(real_lab: RealLab, code: int) -> list[dict]:
     proc = wbl("audit", "--check", "--out", str(real_lab.audit_dir), "--json")
-    assert proc.returncode == code, proc.stderr
+    assert proc.returncode == code, proc.stderr + proc.stdout  # the drifts (--json) on stdout
     return json.loads(proc.stdout)
 
 
