@@ -92,7 +92,12 @@ def local_group(host: LabHost) -> tuple[str, float] | None:
     locallab/topology.py) and its cores; None for a real machine or a host without a limit."""
     if not host.vars.get("lab_local") or host.cpu_limit is None:
         return None
-    return host.name.removeprefix("lab-"), host.cpu_limit
+    return group_name(host), host.cpu_limit
+
+
+def group_name(host: LabHost) -> str:
+    """A local lab host's cgroup name (its inventory name is lab-<name>, locallab/topology.py)."""
+    return host.name.removeprefix("lab-")
 
 
 @contextlib.contextmanager
@@ -116,7 +121,7 @@ def whole_machine(host: LabHost) -> Iterator[bool]:
     if not host.vars.get("lab_local") or not host.cpus:
         yield False
         return
-    name = host.name.removeprefix("lab-")
+    name = group_name(host)
     widened = cpusets.set_cpus(name, None)
     try:
         with unlimited(host):
@@ -132,7 +137,7 @@ def restore(host: LabHost) -> None:
     if not host.vars.get("lab_local"):
         return
     if host.cpus:
-        cpusets.set_cpus(host.name.removeprefix("lab-"), host.cpus)
+        cpusets.set_cpus(group_name(host), host.cpus)
     local = local_group(host)
     if local is not None:
         set_quota(*local)

@@ -50,16 +50,22 @@ def remove_all(timeout: float = 5.0, top: Path = LAB_CPUSET) -> None:
         return
     deadline = time.monotonic() + timeout
     for group in [p for p in top.iterdir() if p.is_dir()]:
-        while True:
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        rmdir_once_free(group, deadline)
     with contextlib.suppress(OSError):
         top.rmdir()
+
+
+def rmdir_once_free(group: Path, deadline: float) -> None:
+    """rmdir a cgroup, retried until `deadline` (then the error is raised): a killed task leaves
+    its group a moment after /proc stops showing it, and rmdir fails busy until then."""
+    while True:
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def cpus_of(text: str | None) -> set[int]:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from webbench_lab.agent.appctl import cpu_list, proc_stat
+from webbench_lab.locallab import cpusets
 
 MARK = "webbench-lab-keeper"
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
@@ -133,16 +134,11 @@ def stop(mark: str = MARK) -> list[int]:
 
 
 def _remove_group(mark: str, deadline: float) -> None:
-    """rmdir the keepers' group once the kernel has let go of the ended ones (a killed task leaves
-    its cgroup a moment after /proc stops showing its command line: rmdir fails busy until then)."""
-    path = group(mark)
-    while path.is_dir():
-        try:
-            path.rmdir()
-        except OSError:
-            if time.monotonic() > deadline:
-                return  # still busy: the next `lab down` or `lab up` finds it
-            time.sleep(0.05)
+    """rmdir the keepers' group once the kernel has let go of the ended ones."""
+    if not group(mark).is_dir():
+        return
+    with contextlib.suppress(OSError):  # still busy: the next `lab down` finds it
+        cpusets.rmdir_once_free(group(mark), deadline)
 
 
 def cpu_seconds(keepers: list[int]) -> float | None:
