@@ -320,3 +320,22 @@ def test_check_with_a_pinned_baseline_compares_with_it(checked, capsys, tmp_path
         Drift("lab-server", "baseline", "packages.spawn-fcgi", "1.6.4-2", ABSENT).as_dict()
     ]
     assert f"baseline: {path} (given with --baseline)" in captured.err
+
+
+def test_the_audit_is_taken_before_the_engines_checks_widen_the_hosts(checked, monkeypatch, capsys):
+    """An engine's check lifts a local host's cpuset and CPU limit while it runs: an audit taken
+    meanwhile would name that as drift (seen as "3 drift(s)", cores, cpuset and limit, in make test)."""
+    events: list[str] = []
+
+    def engine(engine, inv):
+        events.append(f"check {engine} starts")
+        return []
+
+    def collected(inv):
+        events.append("audit")
+        return copy.deepcopy(checked["current"])
+
+    monkeypatch.setattr(drift, "engine_check", engine)
+    monkeypatch.setattr(collect, "collect", collected)
+    assert checked["run"]() == 0
+    assert events[0] == "audit" and sorted(events[1:]) == ["check ansible starts", "check pyinfra starts"]

@@ -57,12 +57,15 @@ def check(
     inventory: LabInventory, audit_roots: list[Path], pinned: tuple[Path, dict[str, Any]] | None = None
 ) -> CheckResult:
     """Every drift from the engines' checks and from the baseline: `pinned` (--baseline, read
-    before), else the last stored audit of the same machines, else none (the desired state only)."""
-    with ThreadPoolExecutor(max_workers=len(ENGINES) + 1) as pool:
+    before), else the last stored audit of the same machines, else none (the desired state only).
+
+    The audit comes first, then both engines' checks side by side: a check puts a local lab's
+    hosts on every CPU without their CPU limit while it runs (cpulimit.whole_machine), and an
+    audit taken meanwhile recorded the widened cpuset, core count and limit as drift."""
+    current = collect.collect(inventory)
+    with ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
         engines = [pool.submit(engine_check, engine, inventory) for engine in sorted(ENGINES)]
-        now = pool.submit(collect.collect, inventory)
         drifts = [d for future in engines for d in future.result()]
-        current = now.result()
     if pinned is not None:
         chosen = baseline.pinned(current, *pinned)
         source = "baseline"
