@@ -91,6 +91,16 @@ class RealLab:
     provisions: dict[str, list[dict]]
     audits: dict[str, dict]
     audit_dir: Path
+    clean: subprocess.CompletedProcess[str] | None = None
+
+    def clean_check(self, results: Path, again: bool = False) -> subprocess.CompletedProcess[str]:
+        """`audit --check --json --out results`, run once on this lab unless `again`: with
+        `earlier_run`'s folder, whose one stored audit is of other hosts, it has no baseline. The
+        drift test runs it after its repairs (again), and the rebuilt-lab test reads the same: a
+        check takes a minute, and this lab is the one rebuilt after that run either way."""
+        if self.clean is None or again:
+            self.clean = wbl("audit", "--check", "--out", str(results), "--json")
+        return self.clean
 
 
 class Labs:
