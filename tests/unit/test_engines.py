@@ -251,3 +251,25 @@ def test_one_go_toolchain_for_every_host_the_inventory_may_choose(write_inventor
     with pytest.raises(UserError, match=r"go_toolchain_version .* differ between hosts"):
         prepare.prepare(load_inventory(write_inventory(data)))
     assert len(asked) == 1  # refused before anything was downloaded
+
+
+def test_what_lab_up_prepares_meanwhile_uses_the_roles_pins_and_a_failure_only_says_so(monkeypatch, capsys):
+    """`lab up` fills the artifact cache while its hosts boot (artifacts.ahead): with the pins every
+    host gets by default; a failure there is one line, and `provision` tries again on its own."""
+    from webbench_lab.errors import LabFailure
+    from webbench_lab.provision import artifacts
+
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(artifacts, "shared", lambda pins, say: asked.append(pins))
+    artifacts.ahead()
+    expected = tuple(defaults.host_vars({})[k] for k in artifacts.PIN_KEYS)
+    assert asked == [expected] and expected[0].startswith("1.")
+    assert "ready in the cache" in capsys.readouterr().err
+
+    def fails(pins, say):
+        raise LabFailure("go build of k6 failed: no space left on device")
+
+    monkeypatch.setattr(artifacts, "shared", fails)
+    artifacts.ahead()  # no exception
+    out = capsys.readouterr().err
+    assert "no space left on device" in out and "`provision` tries again" in out

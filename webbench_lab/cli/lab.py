@@ -77,7 +77,10 @@ def register(sub) -> None:
 
 def up_command(args: argparse.Namespace) -> int:
     from webbench_lab.locallab import lab
+    from webbench_lab.provision import artifacts
 
+    # While the hosts boot, the control machine fetches and builds what provisioning ships to them
+    # (cold: about a minute, most of it k6's build), so that `make lab`'s provision finds it ready.
     lab.up(
         args.mgmt_net,
         args.bench_net,
@@ -86,6 +89,7 @@ def up_command(args: argparse.Namespace) -> int:
         args.ssh_port,
         generators=args.generators,
         backend=args.backend,
+        meanwhile=artifacts.ahead,
     )
     return 0
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from webbench_lab.commands import run
@@ -48,8 +49,11 @@ def up(
     ssh_port: int = login.SSH_PORT,
     generators: int = 1,
     backend: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Topology:
-    """`bench_net` None: the default for the number of hosts (topology.plan)."""
+    """`bench_net` None: the default for the number of hosts (topology.plan). `meanwhile` runs
+    beside a fresh build (while debootstrap downloads and the hosts boot), and the lab is up once
+    both are done; it reports its own failures."""
     require_root("up")
     _require_tools()
     planned = topology.plan(mgmt_net, bench_net, server_cpu, login_user, ssh_port, generators, backend)
@@ -85,7 +89,16 @@ def up(
         down()
     topo = planned
     topology.save(topo, "starting")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beside = pool.submit(meanwhile) if meanwhile else None
+        _build(topo)
+        if beside is not None:
+            beside.result()
+    return topo
 
+
+def _build(topo: Topology) -> None:
+    """The lab of `topo` from nothing: rootfs, networks, apt proxy, hosts, inventory."""
     mirror = rootfs.control_mirror()
     base = rootfs.ensure_rootfs(mirror, step)
     step(f"rootfs cache ready: {base}")
@@ -126,7 +139,6 @@ def up(
     _keep_awake(topo)
     topology.save(topo, "up")
     step(f"inventory written: {LOCAL_INVENTORY}")
-    return topo
 
 
 def _check_sudo(lab_host: LabHost) -> str:

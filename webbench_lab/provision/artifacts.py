@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webbench_lab.commands import run
+from webbench_lab.defaults import shared_defaults
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.paths import PYTHON_LOCK, REPO, cache_dir, go_build_cache
+from webbench_lab.ui import step
 
 APPS_DIR = REPO / "apps"
 
@@ -241,6 +243,7 @@ def go_toolchain(version: str, module_version: str, h1: str, say) -> GoToolchain
                 "module; install it (`apt-get install golang-go`; `make lab` does)"
             )
         say(f"go mod download golang.org/toolchain@{module_version}")
+        cache_dir().mkdir(parents=True, exist_ok=True)  # its working directory (a fresh clone has none)
         out = _run_go(
             Path(go),
             ["mod", "download", "-json", f"golang.org/toolchain@{module_version}"],
@@ -275,3 +278,28 @@ def zip_h1(path: Path) -> str:
             digest = hashlib.sha256(zf.read(name)).hexdigest()
             summary.write(f"{digest}  {name}\n")
     return "h1:" + base64.b64encode(hashlib.sha256(summary.getvalue().encode()).digest()).decode()
+
+
+PIN_KEYS = ("go_toolchain_version", "go_toolchain_module_version", "go_toolchain_h1")
+
+
+def shared(pins: tuple[str, ...], say) -> tuple[GoToolchain, Bundle, Bundle, Path]:
+    """What every host gets alike, for one toolchain pin: the toolchain, the wheelhouse, the Go
+    modules and k6 (a cold cache's minute, most of it k6's build; cached, keyed by their inputs)."""
+    version, module_version, h1 = pins
+    toolchain = go_toolchain(version, module_version, h1, say)
+    wheels = wheelhouse(say)
+    go = control_go(toolchain)
+    return toolchain, wheels, go_modules(go, say), k6_binary(go, say)
+
+
+def ahead() -> None:
+    """`shared` with the roles' default pins (the local lab's inventory sets none), before any host
+    exists: `lab up` runs it while its hosts boot. A failure only says so: provisioning prepares
+    them again and stops there with its own clear error."""
+    try:
+        shared(tuple(shared_defaults()[k] for k in PIN_KEYS), lambda message: step(f"meanwhile: {message}"))
+    except (UserError, LabFailure) as exc:
+        step(f"meanwhile: provisioning's downloads and builds not ready ({exc}); `provision` tries again")
+        return
+    step("meanwhile: provisioning's downloads and k6 are ready in the cache")

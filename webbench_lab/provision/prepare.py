@@ -24,30 +24,21 @@ def preflight(inventory: LabInventory) -> None:
 
 
 def prepare(inventory: LabInventory) -> Artifacts:
-    pins = {
-        tuple(
-            host_vars(h.vars)[k]
-            for k in ("go_toolchain_version", "go_toolchain_module_version", "go_toolchain_h1")
-        )
-        for h in inventory.hosts.values()
-    }
+    pins = {tuple(host_vars(h.vars)[k] for k in artifacts.PIN_KEYS) for h in inventory.hosts.values()}
     if len(pins) > 1:  # one toolchain zip is prepared for every host
         raise UserError(
             f"{inventory.label}: go_toolchain_version (and its module version and h1) differ between hosts; "
             "set them once for all hosts"
         )
     ((version, module_version, h1),) = pins
-    toolchain = artifacts.go_toolchain(version, module_version, h1, step)
-    wheels = artifacts.wheelhouse(step)
-    go = artifacts.control_go(toolchain)
-    goproxy = artifacts.go_modules(go, step)
+    toolchain, wheels, goproxy, k6 = artifacts.shared((version, module_version, h1), step)
     backend_hosts = inventory.group("backend") or inventory.group("generator")
     bundle = Artifacts(
         toolchain=toolchain,
         wheels=wheels,
         sources=artifacts.apps_bundle(),
         goproxy=goproxy,
-        k6=artifacts.k6_binary(go, step),
+        k6=k6,
         backend_hosts=[h.name for h in backend_hosts],
         jailed=sorted(s.name for s in systems.all_systems().values() if s.chroot),
         nginx_sites={h.name: systems.nginx_sites(host_vars(h.vars)) for h in inventory.group("server")},
