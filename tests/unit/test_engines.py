@@ -273,3 +273,26 @@ def test_what_lab_up_prepares_meanwhile_uses_the_roles_pins_and_a_failure_only_s
     artifacts.ahead()  # no exception
     out = capsys.readouterr().err
     assert "no space left on device" in out and "`provision` tries again" in out
+
+
+def test_k6_is_built_again_for_another_toolchain(monkeypatch, tmp_path):
+    """A cached k6 is keyed by its sources and the toolchain that built it: `lab up` builds it with
+    the default pins, and an inventory that pins another toolchain must not get that build."""
+    from types import SimpleNamespace
+
+    from webbench_lab.provision import artifacts
+
+    monkeypatch.setenv("WEBBENCH_LAB_STATE", str(tmp_path))
+    builds: list[str] = []
+
+    def fake_go(go, args, cwd, gomod, flags, **env):
+        builds.append(str(go))
+        Path(args[args.index("-o") + 1]).write_text("k6")
+        return SimpleNamespace(returncode=0, stderr="")
+
+    monkeypatch.setattr(artifacts, "_run_go", fake_go)
+    one = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", lambda m: None)
+    again = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", lambda m: None)
+    other = artifacts.k6_binary(tmp_path / "cache/go/1.27.0/bin/go", lambda m: None)
+    assert one == again and other != one and other.is_file()
+    assert len(builds) == 2

@@ -175,9 +175,13 @@ def _run_go(go: Path, args: list[str], cwd: Path, gomodcache: Path, goflags: str
 
 def k6_binary(go: Path, say) -> Path:
     """k6, built on the control machine from its pinned Go module (apps/k6: go.k6.io/k6 v1.8.1)
-    with the pinned toolchain, static, and cached: building it on a one-core host takes minutes."""
+    with the pinned toolchain, static, and cached: building it on a one-core host takes minutes.
+    Keyed by its sources and the toolchain (`go` is control_go's: <cache>/go/<version>/bin/go)."""
     src = APPS_DIR / "k6"
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.glob("*")) if p.is_file()))
+    digest = hashlib.sha256(go.parent.parent.name.encode() + b"\0")
+    for path in sorted(src.glob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
     binary = cache_dir() / "bin" / f"k6-{digest.hexdigest()[:16]}"
     if binary.is_file():
         return binary
