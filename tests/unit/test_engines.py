@@ -274,6 +274,13 @@ def test_what_lab_up_prepares_meanwhile_uses_the_roles_pins_and_a_failure_only_s
     out = capsys.readouterr().err
     assert "no space left on device" in out and "`provision` tries again" in out
 
+    def times_out(pins, say):
+        raise subprocess.TimeoutExpired(["go", "build"], 1800)
+
+    monkeypatch.setattr(artifacts, "shared", times_out)
+    artifacts.ahead()  # not a lab up that fails after building the lab
+    assert "timed out" in capsys.readouterr().err
+
 
 def test_k6_is_built_again_for_another_toolchain(monkeypatch, tmp_path):
     """A cached k6 is keyed by its sources and the toolchain that built it: `lab up` builds it with

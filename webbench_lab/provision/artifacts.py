@@ -303,7 +303,7 @@ def ahead() -> None:
     them again and stops there with its own clear error."""
     try:
         shared(tuple(shared_defaults()[k] for k in PIN_KEYS), lambda message: step(f"meanwhile: {message}"))
-    except (UserError, LabFailure) as exc:
+    except Exception as exc:  # best effort: the lab itself is built either way
         step(f"meanwhile: provisioning's downloads and builds not ready ({exc}); `provision` tries again")
         return
     step("meanwhile: provisioning's downloads and k6 are ready in the cache")
