@@ -298,8 +298,8 @@ def test_k6_is_built_again_for_another_toolchain(monkeypatch, tmp_path):
         return SimpleNamespace(returncode=0, stderr="")
 
     monkeypatch.setattr(artifacts, "_run_go", fake_go)
-    one = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", lambda m: None)
-    again = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", lambda m: None)
-    other = artifacts.k6_binary(tmp_path / "cache/go/1.27.0/bin/go", lambda m: None)
+    one = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", "1.26.11", lambda m: None)
+    again = artifacts.k6_binary(tmp_path / "cache/go/1.26.11/bin/go", "1.26.11", lambda m: None)
+    other = artifacts.k6_binary(tmp_path / "cache/go/1.27.0/bin/go", "1.27.0", lambda m: None)
     assert one == again and other != one and other.is_file()
     assert len(builds) == 2

@@ -173,12 +173,12 @@ def _run_go(go: Path, args: list[str], cwd: Path, gomodcache: Path, goflags: str
         raise LabFailure(f"`go {' '.join(args)}` did not finish within an hour") from None
 
 
-def k6_binary(go: Path, say) -> Path:
+def k6_binary(go: Path, go_version: str, say) -> Path:
     """k6, built on the control machine from its pinned Go module (apps/k6: go.k6.io/k6 v1.8.1)
-    with the pinned toolchain, static, and cached: building it on a one-core host takes minutes.
-    Keyed by its sources and the toolchain (`go` is control_go's: <cache>/go/<version>/bin/go)."""
+    with the pinned toolchain (`go`, of `go_version`), static, and cached: building it on a
+    one-core host takes minutes. Keyed by its sources and the toolchain's version."""
     src = APPS_DIR / "k6"
-    digest = hashlib.sha256(go.parent.parent.name.encode() + b"\0")
+    digest = hashlib.sha256(go_version.encode() + b"\0")
     for path in sorted(src.glob("*")):
         if path.is_file():
             digest.update(path.read_bytes())
@@ -294,7 +294,7 @@ def shared(pins: tuple[str, ...], say) -> tuple[GoToolchain, Bundle, Bundle, Pat
     toolchain = go_toolchain(version, module_version, h1, say)
     wheels = wheelhouse(say)
     go = control_go(toolchain)
-    return toolchain, wheels, go_modules(go, say), k6_binary(go, say)
+    return toolchain, wheels, go_modules(go, say), k6_binary(go, toolchain.version, say)
 
 
 def ahead() -> None:

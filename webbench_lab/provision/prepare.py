@@ -30,8 +30,8 @@ def prepare(inventory: LabInventory) -> Artifacts:
             f"{inventory.label}: go_toolchain_version (and its module version and h1) differ between hosts; "
             "set them once for all hosts"
         )
-    ((version, module_version, h1),) = pins
-    toolchain, wheels, goproxy, k6 = artifacts.shared((version, module_version, h1), step)
+    (pin,) = pins
+    toolchain, wheels, goproxy, k6 = artifacts.shared(pin, step)
     backend_hosts = inventory.group("backend") or inventory.group("generator")
     bundle = Artifacts(
         toolchain=toolchain,
