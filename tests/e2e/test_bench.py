@@ -43,6 +43,7 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
         "1,2",
         "--duration",
         "2",
+        "--calibrate",  # a quick run's suite does not calibrate: this one does
         "--results",
         str(tmp_path),
     )
@@ -50,6 +51,7 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
     path = run_dir_of(proc)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["complete"] is True and manifest["lab_commit"]
+    assert manifest["settings"]["calibrate"] is True
     # The generator's ceiling, measured first: siege against nginx's fixed replies, its raw output
     # and samples kept; the server's CPU limit as the inventory gives it.
     (top,) = manifest["generator_ceiling"].values()
@@ -101,6 +103,13 @@ def test_quick_lab_a_run_keeps_everything(lab, provisioned, tmp_path):
         for a in attempts:
             assert (case_dir / f"lab-generator-siege-0.attempt-{a['attempt']}.out").is_file()
         assert (case_dir / f"samples-lab-server.attempt-{row['attempt']}.jsonl").read_text().strip()
+        # The server's calibration before the case: fixed work timed in CPU time, on the server
+        # under its CPU limit (a quarter core: far more wall time than CPU time).
+        calibration = json.loads((case_dir / "case.json").read_text())["calibration"]
+        costs = ("cpu_loop_ns", "memory_us_per_mib", "loopback_rtt_us")
+        assert all(calibration[k] > 0 for k in costs), calibration
+        assert calibration["loopback_connect_us"] > calibration["loopback_rtt_us"]
+        assert calibration["wall_s"] > 2 * calibration["cpu_s"] > 0, calibration
     # Level 2 of tornado: two processes, two siege processes with -c 100 each, rates added.
     tornado2 = json.loads((path / "cases" / "tornado-L2-hello-r1" / "case.json").read_text())
     assert len(tornado2["processes"]) == 2

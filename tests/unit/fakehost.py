@@ -94,6 +94,11 @@ class FakeHost(HostControl):
         self.rules: list[tuple[re.Pattern[str], Reply]] = []
         self.running: dict[str, dict[str, Any]] = {}
         self.quiet_answer: dict[str, Any] | None = None  # what `quiet` says (default: idle at once)
+        # What `calibrate` says (appctl's figures); None: the agent refuses it (an older agent).
+        self.calibration_answer: dict[str, Any] | None = {
+            "ok": True, "cpu_loop_ns": 41.0, "memory_us_per_mib": 52.0, "loopback_rtt_us": 14.0,
+            "loopback_connect_us": 60.0, "cpu_s": 0.15, "wall_s": 0.6,
+        }  # fmt: skip
         self.started: list[dict[str, Any]] = []
         self.started_runs: list[tuple[str, str]] = []  # (name, the run id its start carried)
         self.stopped: list[tuple[str, list[int]]] = []
@@ -195,6 +200,8 @@ class FakeHost(HostControl):
         if verb == "probe":
             self.probed.append(payload["urls"])
             return {"ok": True, "answers": [self.wrong.get(u) or right_answer(u) for u in payload["urls"]]}
+        if verb == "calibrate" and self.calibration_answer is not None:
+            return self.calibration_answer
         if verb == "quiet":
             idle = {"ok": True, "quiet": True, "cpu_pct": 1.5, "waited_s": float(args[1])}
             return self.quiet_answer or idle

@@ -299,3 +299,18 @@ def test_one_scan_finds_a_systems_processes_with_their_cpu_and_rss_and_reads_eac
         for p in (mine, other):
             p.kill()
             p.wait()
+
+
+def test_calibrate_times_fixed_work_in_cpu_time_on_one_cpu():
+    """`appctl calibrate`, as a host runs it: every figure a positive cost, a whole connection
+    dearer than one exchange on an open connection, and the CPU time it took no more than its wall
+    time (pinned to one CPU, both ends of the loopback exchange included)."""
+    proc = subprocess.run(
+        [sys.executable, str(AGENT), "calibrate"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    figures = ("cpu_loop_ns", "memory_us_per_mib", "loopback_rtt_us", "loopback_connect_us")
+    assert answer["ok"] and all(answer[k] > 0 for k in figures)
+    assert answer["loopback_connect_us"] > answer["loopback_rtt_us"]
+    assert 0 < answer["cpu_s"] <= answer["wall_s"] + 0.02

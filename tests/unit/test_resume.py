@@ -49,9 +49,14 @@ class FakeRunner:
     rates: ClassVar[dict[str, float]] = {}  # a case's rate (else 100 + its index)
     ran: ClassVar[list[str]] = []
     ceilings_measured: ClassVar[int] = 0
+    suites: ClassVar[list] = []  # the suite each runner was given, as the run does it
+    made: ClassVar[list] = []  # every runner made
+    idle_window = Runner.idle_window
 
     def __init__(self, lab, suite, results, progress) -> None:
         self.suite, self.results, self.progress = suite, results, progress
+        FakeRunner.suites.append(suite)
+        FakeRunner.made.append(self)
         self.failed = 0
         self.ceilings: dict = {}
 
@@ -297,6 +302,7 @@ FLAG_REFUSALS = {
     ),
     "other tool": (["--load-tool", "wrk"], "--load-tool wrk: the run recorded settings.load_tool"),
     "quick": (["--quick"], "--quick: the run recorded settings.quick False"),
+    "no calibration": (["--no-calibrate"], "--no-calibrate: the run recorded settings.calibrate True"),
     "another results root": (["--results", "elsewhere"], "--results elsewhere: a resumed run"),
 }
 REFUSALS.update({k: (lambda p: None, *v) for k, v in FLAG_REFUSALS.items()})
@@ -411,6 +417,31 @@ def test_a_manifest_from_before_adaptive_repeats_resumes_with_its_fixed_count(la
     (path / "manifest.json").write_text(json.dumps(data))
     assert bench(lab, "--resume", str(path)) == 0
     assert FakeRunner.ran == PLANNED[2:] and manifest(path)["complete"] is True
+
+
+def test_a_quick_run_proves_the_server_idle_for_a_second_a_full_one_for_two(lab):
+    assert bench(lab, *ONLY, "--quick", "--results", str(lab.root / "quick")) == 0
+    assert FakeRunner.made[-1].idle_window == 1.0
+    assert bench(lab, *ONLY, "--results", str(lab.root / "full")) == 0
+    assert FakeRunner.made[-1].idle_window == 2.0
+
+
+def test_a_calibrating_run_resumes_calibrating(lab):
+    path = interrupted_run(lab, at=2)
+    assert manifest(path)["settings"]["calibrate"] is True
+    assert bench(lab, "--resume", str(path), "--calibrate") == 0  # what it recorded: accepted
+    assert FakeRunner.suites[-1].calibrate is True
+
+
+def test_a_run_from_before_calibration_resumes_without_it(lab):
+    old = interrupted_run(lab, at=2)
+    data = manifest(old)
+    del data["settings"]["calibrate"]  # as webbench-lab wrote it before calibration
+    (old / "manifest.json").write_text(json.dumps(data))
+    kept = (old / "suite.yml").read_text()
+    (old / "suite.yml").write_text("\n".join(x for x in kept.splitlines() if not x.startswith("calibrate:")))
+    assert bench(lab, "--resume", str(old)) == 0
+    assert FakeRunner.suites[-1].calibrate is False
 
 
 @pytest.mark.parametrize("duration", [None, "7"])

@@ -446,7 +446,9 @@ def test_a_busy_server_makes_a_case_not_isolated_and_a_quiet_one_is_recorded(mon
     _, _, runner2, cases2, _ = _whole_run(monkeypatch, tmp_path / "again")
     runner2.run(cases2[:1])
     (ok,) = runner2.results.records.values()
-    assert ok.status == "ok" and ok.idle == {"quiet": True, "cpu_pct": 1.5, "waited_s": 2.0, "running": []}
+    assert ok.status == "ok" and ok.idle == {
+        "quiet": True, "cpu_pct": 1.5, "waited_s": 2.0, "window_s": 2.0, "running": []
+    }  # fmt: skip
 
 
 K6_TIMEOUT_OUTPUT = SIEGE_OUTPUT.parent / "k6-timeout-c10.json"
@@ -642,3 +644,35 @@ def test_a_later_runner_on_the_same_lab_reuses_the_ceiling_and_max_age_0_measure
     identity[0]["host_key"] = "ssh-ed25519 bbbb"  # a rebuilt lab
     _, _, rebuilt, _, told = _whole_run(monkeypatch, tmp_path / "d")
     assert "reused_from" not in rebuilt.measure_ceilings(cases)["c10"] and told == [("ceiling", 1)]
+
+
+def test_each_case_records_the_servers_calibration_taken_before_its_idle_check(monkeypatch, tmp_path):
+    """The suite's `calibrate`: appctl calibrate on the server before each case's idle check (which
+    then proves the server quiet again), its figures in the case's record; a calibration that fails
+    is recorded as an error and the case still counts; without `calibrate`, none is taken."""
+    _, server, runner, cases, _ = _whole_run(monkeypatch, tmp_path)
+    assert runner.suite.calibrate  # the suite's own setting
+    runner.run(cases[:1])
+    (record,) = runner.results.records.values()
+    assert record.ok and record.calibration == {
+        "cpu_loop_ns": 41.0, "memory_us_per_mib": 52.0, "loopback_rtt_us": 14.0,
+        "loopback_connect_us": 60.0, "cpu_s": 0.15, "wall_s": 0.6,
+    }  # fmt: skip
+    verbs = [call[0] for call in server.agent_calls() if call[0] in ("calibrate", "quiet", "start")]
+    assert verbs.index("calibrate") < verbs.index("quiet")
+    saved = json.loads((runner.results.case_dir(cases[0]) / "case.json").read_text())
+    assert saved["calibration"]["loopback_rtt_us"] == 14.0
+
+    _, server2, runner2, cases2, _ = _whole_run(monkeypatch, tmp_path / "refused")
+    server2.calibration_answer = None  # the agent answers {"ok": false, ...}
+    runner2.run(cases2[:1])
+    (failed,) = runner2.results.records.values()
+    assert failed.ok and failed.calibration is not None
+    assert "unknown command 'calibrate'" in failed.calibration["error"]
+
+    _, server3, runner3, cases3, _ = _whole_run(monkeypatch, tmp_path / "off")
+    runner3.suite = dataclasses.replace(runner3.suite, calibrate=False)
+    runner3.run(cases3[:1])
+    (plain,) = runner3.results.records.values()
+    assert plain.ok and plain.calibration is None
+    assert not [c for c in server3.agent_calls() if c[0] == "calibrate"]

@@ -43,7 +43,12 @@ def test_narrowing_options():
     assert [(c.system, c.level, c.repeat) for c in cases] == [
         ("go-http", 2, 1), ("tornado", 2, 1), ("go-http", 2, 2), ("tornado", 2, 2)]  # fmt: skip
     assert (run.min_repeats, run.max_repeats) == (2, 2)  # --repeats N fixes the count
-    assert run.load_tool == "wrk" and expected_seconds(run, cases) == 4 * (5 + 3 + 6)
+    # The suite calibrates before each case: 1.5 s each in the estimate; --no-calibrate drops it.
+    assert run.load_tool == "wrk" and run.calibrate and expected_seconds(run, cases) == 4 * (5 + 3 + 6 + 1.5)
+    plain = effective_suite(suite, Options(levels=[2], duration=5, repeats=2, calibrate=False))
+    assert not plain.calibrate and expected_seconds(plain, cases) == 4 * (5 + 3 + 6)
+    assert not suite.quick_version().calibrate  # quick runs check the lab: no calibration
+    assert effective_suite(suite, Options(quick=True, calibrate=True)).calibrate
     with pytest.raises(UserError, match="--only flask-gunicorn: not a system of suite web_bench_2011"):
         effective_suite(suite, Options(only=["flask-gunicorn"]))
     with pytest.raises(UserError, match="--load-tool ab"):
@@ -166,7 +171,7 @@ def test_each_case_carries_its_scenarios_effective_settings():
     cases = plan(effective_suite(suite, Options(only=["gin"], repeats=1)))
     assert [(c.scenario, c.concurrency, c.duration, c.timeout) for c in cases] == [
         ("simple JSON", 100, 20, 60), ("CPU-bound", 8, 60, 60), ("I/O-bound", 100, 20, 60)]  # fmt: skip
-    assert expected_seconds(suite, cases) == (3 + 20 + 6) * 2 + (3 + 60 + 6)
+    assert expected_seconds(suite, cases) == (3 + 20 + 6 + 1.5) * 2 + (3 + 60 + 6 + 1.5)
 
 
 def test_quick_caps_a_scenarios_duration_and_concurrency_and_duration_overrides_every_scenario():

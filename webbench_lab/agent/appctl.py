@@ -10,6 +10,7 @@ group, so that stop can end every one of them for sure:
   spawn-fcgi's children leave the group), KILL after a grace period, then confirm the ports free.
 - run: the load, to completion, with SIGINT then SIGKILL for a tool that overstays its time.
 - quiet: wait until the host's CPUs are idle (before a measurement is retried).
+- calibrate: fixed work on this host's CPUs, timed in CPU time: the machine's speed beside a case.
 - guard: a benchmark run's hold on this host, for as long as the driver's SSH channel lives: one
   run at a time; every process the run starts carries its id (WEBBENCH_RUN_ID in the agent's
   environment becomes <marker>_RUN in theirs); when the driver stops renewing (its connection
@@ -25,10 +26,13 @@ import base64
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -166,6 +170,16 @@ class QuietAnswer(TypedDict):
     cpu_pct: float | None  # this host's processes, percent of the CPUs it may use
     machine_cpu_pct: NotRequired[float | None]  # those CPUs' total, other tenants' work included
     waited_s: float
+
+
+class CalibrationAnswer(TypedDict):
+    ok: bool
+    cpu_loop_ns: float  # one iteration of a pure-Python integer loop
+    memory_us_per_mib: float  # copying a MiB between two buffers far larger than the caches
+    loopback_rtt_us: float  # one 64-byte request and reply on an open TCP connection over loopback
+    loopback_connect_us: float  # one connection: connect, request, reply, close (both ends)
+    cpu_s: float  # the CPU time the calibration took in all
+    wall_s: float
 
 
 RUN_ROOT = Path(os.environ.get("WEBBENCH_RUN_ROOT", "/var/lib/webbench/run"))
@@ -864,6 +878,115 @@ def quiet(threshold: float, window: float, timeout: float) -> QuietAnswer:
     }
 
 
+# --- calibration: the same work every time, so that what changes is the machine --------------------
+# Timed in CPU time, not wall time, so that a CPU quota (the local lab's server) and other tenants'
+# turns on the CPU do not enter; what does enter is what one unit of work costs here and now:
+# the CPU's speed, the caches and memory, the kernel's network path. Each figure is the median of
+# a few chunks (an interrupt lands in one of them, not in the median).
+CAL_CHUNKS = 5
+CAL_LOOP = 100_000  # iterations per chunk: about 5 ms
+CAL_MIB = 64  # each buffer: far larger than a last-level cache
+CAL_RTT = 300  # round trips per chunk
+CAL_CONNECT = 60  # connections per chunk
+
+
+def _cpu_loop_ns() -> float:
+    times = []
+    for _ in range(CAL_CHUNKS):
+        x, t0 = 0, time.thread_time_ns()
+        for i in range(CAL_LOOP):
+            x = (x + i * i) & 0xFFFF
+        times.append((time.thread_time_ns() - t0) / CAL_LOOP)
+    return statistics.median(times)
+
+
+def _memory_us_per_mib() -> float:
+    size = CAL_MIB << 20
+    src = b"\x5a" * size  # written once: every page is there
+    dst = bytearray(size)
+    view = memoryview(dst)
+    view[:] = src  # the first copy faults dst's pages in; not timed
+    times = []
+    for _ in range(CAL_CHUNKS):
+        t0 = time.thread_time_ns()
+        view[:] = src
+        times.append((time.thread_time_ns() - t0) / 1000 / CAL_MIB)
+    return statistics.median(times)
+
+
+def _usage() -> float:
+    """This process's CPU seconds so far, every thread's. (Its split into user and system time is
+    sampled at the clock tick, too coarse for chunks of a few milliseconds: not used.)"""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _echo_server(listener: socket.socket, connections: int, requests: int) -> None:
+    """Answer `requests` 64-byte requests on each of `connections` accepted connections."""
+    for _ in range(connections):
+        conn, _ = listener.accept()
+        with conn:
+            for _ in range(requests):
+                data = conn.recv(64)
+                if not data:
+                    break
+                conn.sendall(data)
+
+
+def _loopback_us(connections: int, requests: int) -> float:
+    """Median CPU microseconds (both ends) per connection made, or per request when a single
+    connection carries them all (connections 1): each chunk is a fifth of the work."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    address = listener.getsockname()
+    server = threading.Thread(target=_echo_server, args=(listener, connections, requests), daemon=True)
+    server.start()
+    message = b"x" * 64
+    reuse = connections == 1
+    units = requests if reuse else connections
+    chunk = units // CAL_CHUNKS
+    totals = []
+    try:
+        kept = socket.create_connection(address) if reuse else None
+        for _ in range(CAL_CHUNKS):
+            cpu0 = _usage()
+            for _ in range(chunk):
+                sock = kept or socket.create_connection(address)
+                sock.sendall(message)
+                sock.recv(64)
+                if kept is None:
+                    sock.close()
+            totals.append((_usage() - cpu0) * 1e6 / chunk)
+        if kept is not None:
+            kept.close()
+    finally:
+        server.join(timeout=10)
+        listener.close()
+    return statistics.median(totals)
+
+
+def calibrate() -> CalibrationAnswer:
+    """The fixed calibration loads, one after the other, on the first of this host's CPUs: both
+    ends of a loopback exchange on one CPU, as on a one-CPU server (on two CPUs a round trip
+    cost 14 or 41 us depending on where the scheduler put the two threads)."""
+    os.sched_setaffinity(0, {min(_allowed_cpus())})
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    loop = _cpu_loop_ns()
+    memory = _memory_us_per_mib()
+    rtt = _loopback_us(1, CAL_CHUNKS * CAL_RTT)
+    connect = _loopback_us(CAL_CHUNKS * CAL_CONNECT, 1)
+    return {
+        "ok": True,
+        "cpu_loop_ns": round(loop, 2),
+        "memory_us_per_mib": round(memory, 1),
+        "loopback_rtt_us": round(rtt, 2),
+        "loopback_connect_us": round(connect, 1),
+        "cpu_s": round(time.process_time() - cpu0, 3),
+        "wall_s": round(time.monotonic() - wall0, 3),
+    }
+
+
 def _process_ticks(scan: dict[int, _Proc] | None = None) -> int:
     """CPU ticks of every process visible here, their reaped children's included (so the sum
     does not drop when a child exits): what this host's processes have used so far."""
@@ -1033,6 +1156,8 @@ def main(argv: list[str]) -> int:
         result = run(payload)
     elif command == "quiet":
         result = quiet(float(argv[2]), float(argv[3]), float(argv[4]))
+    elif command == "calibrate":
+        result = calibrate()
     else:
         result = {"ok": False, "error": f"unknown command {command!r}"}
     sys.stdout.write(json.dumps(result) + "\n")

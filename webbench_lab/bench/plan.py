@@ -15,6 +15,7 @@ from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import UserError
 
 CASE_OVERHEAD_S = 6.0  # start, verify, stop and fetching logs, per case, for --dry-run's estimate
+CALIBRATION_S = 1.5  # the server's calibration before a case (suite's `calibrate`), a quarter core's
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Options:
     repeats: int | None = None
     load_tool: str | None = None
     quick: bool = False
+    calibrate: bool | None = None  # None: the suite's (or its quick section's) `calibrate`
 
 
 def effective_suite(suite: Suite, opts: Options) -> Suite:
@@ -76,6 +78,8 @@ def effective_suite(suite: Suite, opts: Options) -> Suite:
         if opts.load_tool not in loadtools.TOOLS:
             raise UserError(f"--load-tool {opts.load_tool}: choose one of {', '.join(loadtools.TOOLS)}")
         changes["load_tool"] = opts.load_tool
+    if opts.calibrate is not None:
+        changes["calibrate"] = opts.calibrate
     return dataclasses.replace(suite, **changes)
 
 
@@ -86,7 +90,7 @@ def run_settings(suite: Suite, opts: Options) -> dict[str, Any]:
         "warmup_s": suite.warmup, "min_repeats": suite.min_repeats,
         "max_repeats": suite.max_repeats, "target_ci_pct": suite.target_ci_pct, "levels": suite.levels,
         "systems": suite.systems, "scenarios": [[s.name, s.endpoint] for s in suite.scenarios],
-        "load_attempts": suite.load_attempts, "quick": opts.quick,
+        "load_attempts": suite.load_attempts, "quick": opts.quick, "calibrate": suite.calibrate,
         "scenario_settings": {
             s.name: dict(zip(("concurrency", "duration_s", "timeout_s"), suite.settings(s), strict=True))
             | ({"why": s.why} if s.why else {})
@@ -141,4 +145,5 @@ def settings(suite: Suite, case: Case) -> tuple[int, int, int]:
 
 
 def expected_seconds(suite: Suite, cases: list[Case]) -> float:
-    return sum(suite.warmup + settings(suite, c)[1] + CASE_OVERHEAD_S for c in cases)
+    per_case = CASE_OVERHEAD_S + (CALIBRATION_S if suite.calibrate else 0.0)
+    return sum(suite.warmup + settings(suite, c)[1] + per_case for c in cases)

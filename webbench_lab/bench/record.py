@@ -232,6 +232,9 @@ class CaseRecord:
     processes: list[dict[str, Any]] = field(default_factory=list)
     resources: Resources | None = None
     idle: dict[str, Any] | None = None  # the check before the case: server CPU, wait, what ran
+    # The server's calibration just before the idle check (suite's `calibrate`; appctl calibrate):
+    # fixed work timed in CPU time, the machine's speed at this case's time.
+    calibration: dict[str, Any] | None = None
     # CPUs the system keeps busy at this level (its process model: GOMAXPROCS, processes or
     # workers, nginx's worker too when fronted), the server's CPUs, and whether the first exceeds
     # the second: the level then adds processes, not CPU (None: unknown).

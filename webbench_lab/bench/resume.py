@@ -130,7 +130,9 @@ def _complete(path: Path, results: ResultsDir) -> UserError:
 
 
 def _upgraded(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings of a manifest from before adaptive repeats (`repeats` N): min = max = N."""
+    """Settings of a manifest from before adaptive repeats (`repeats` N): min = max = N; from
+    before calibration: none."""
+    settings = {**settings, "calibrate": settings.get("calibrate", False)}
     if "repeats" not in settings or "min_repeats" in settings:
         return settings
     out: dict[str, Any] = {}
@@ -152,6 +154,7 @@ def refuse_other_options(
     load_tool: str | None = None,
     quick: bool = False,
     results_root: str | None = None,
+    calibrate: bool | None = None,
 ) -> None:
     """Options given with --resume must say what the run recorded: a UserError names the first that
     does not (a resumed run is the recorded one, it cannot be changed on the way)."""
@@ -167,10 +170,11 @@ def refuse_other_options(
         ("--repeats", repeats, _fixed(settings), "min_repeats and max_repeats"),
         ("--load-tool", load_tool, settings["load_tool"], "load_tool"),
         ("--quick", True if quick else None, settings["quick"], "quick"),
+        ("--calibrate" if calibrate else "--no-calibrate", calibrate, settings["calibrate"], "calibrate"),
     ]
     for flag, given, recorded, field in checks:
         if given is not None and given != recorded:
-            shown = "" if flag == "--quick" else f" {_text(given)}"
+            shown = "" if flag in ("--quick", "--calibrate", "--no-calibrate") else f" {_text(given)}"
             raise UserError(
                 f"{flag}{shown}: the run recorded settings.{field} {recorded!r} ({where}); {hint}"
             )
@@ -209,6 +213,7 @@ def _options(settings: dict[str, Any], where: str) -> Options:
         repeats=settings["min_repeats"] if settings["min_repeats"] == settings["max_repeats"] else None,
         load_tool=settings["load_tool"],
         quick=settings["quick"],
+        calibrate=settings["calibrate"] is True,
     )
 
 

@@ -27,7 +27,7 @@ from webbench_lab.bench import ceilingcache, htmlreport, report
 from webbench_lab.bench.livereport import LiveReport
 from webbench_lab.bench.plan import Case, Options, run_settings
 from webbench_lab.bench.results import ResultsDir, default_root
-from webbench_lab.bench.runner import Runner
+from webbench_lab.bench.runner import QUICK_IDLE_WINDOW_S, Runner
 from webbench_lab.bench.suites import Suite
 from webbench_lab.errors import LabFailure, UserError
 from webbench_lab.hosts.control import HostControl
@@ -71,6 +71,8 @@ def _run(
     with Lab(inventory, keep_services=keep_services) as lab:
         runner = Runner(lab, run_suite, results, CaseProgress(len(cases)))
         runner.ceiling_max_age_s = ceiling_max_age_s
+        if opts.quick:
+            runner.idle_window = QUICK_IDLE_WINDOW_S
         for hc in runner.controls():
             hc.run_id = guard.run_id
         results.start_manifest(

@@ -20,8 +20,11 @@ Schema (every field required unless marked optional):
          with min_repeats or max_repeats
   load_attempts: optional int > 0 (default 3): how often a case is measured when its load tool
          hangs and has to be killed; the figure is the first attempt that completed
+  calibrate: optional bool (default false): before each case, the server runs fixed calibration
+         loads timed in CPU time (appctl calibrate: a CPU loop, a memory copy, loopback TCP), so
+         the machine's speed at each case's time is recorded beside its figures (about a second)
   quick: optional mapping overriding duration, warmup, levels, systems, concurrency, min_repeats,
-         max_repeats (min_repeats alone: both) and endpoints ({scenario name: endpoint}) for
+         max_repeats (min_repeats alone: both), calibrate and endpoints ({scenario name: endpoint}) for
          `--quick` runs; its duration and concurrency also cap a scenario's own (a quick run stays
          quick), its timeout stays
   published: optional mapping {scenario: {system: figures}} of the published results
@@ -89,6 +92,7 @@ class Suite:
     max_repeats: int = DEFAULT_MAX_REPEATS
     target_ci_pct: float = DEFAULT_TARGET_CI_PCT
     load_attempts: int = DEFAULT_LOAD_ATTEMPTS
+    calibrate: bool = False
     quick: dict[str, Any] = field(default_factory=dict)
     published: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -106,6 +110,7 @@ class Suite:
             concurrency=q.get("concurrency", self.concurrency),
             min_repeats=q.get("min_repeats", self.min_repeats),
             max_repeats=q.get("max_repeats", q.get("min_repeats", self.max_repeats)),
+            calibrate=q.get("calibrate", self.calibrate),
             scenarios=[
                 dataclasses.replace(
                     s,
@@ -142,6 +147,7 @@ _FIELDS: dict[str, tuple[type, bool]] = {
     "systems": (list, True),
     "scenarios": (list, True),
     "load_attempts": (int, False),
+    "calibrate": (bool, False),
     "quick": (dict, False),
     "published": (dict, False),
 }
@@ -190,6 +196,9 @@ def load_suite(name_or_path: str, name: str | None = None) -> Suite:
         if data.get(key, 1) < 1:
             raise fail(key, "a positive int", data[key])
     _repeats(data, fail)
+    quick_calibrate = data.get("quick", {}).get("calibrate", False)
+    if not isinstance(quick_calibrate, bool):
+        raise fail("quick.calibrate", "true or false", quick_calibrate)
     if data["warmup"] < 0:
         raise fail("warmup", "an int >= 0", data["warmup"])
     if not data["levels"] or not all(isinstance(x, int) and x > 0 for x in data["levels"]):

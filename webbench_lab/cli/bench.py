@@ -41,6 +41,13 @@ def register(sub) -> None:
     )
     bench.add_argument("--load-tool", help="siege, wrk or k6 instead of the suite's tool")
     bench.add_argument("--quick", action="store_true", help="the suite's quick settings (CI)")
+    bench.add_argument(
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        help="before each case, time fixed calibration loads on the server (the machine's speed at "
+        "that time, recorded beside the figures; about a second a case); default: the suite's "
+        "`calibrate`",
+    )
     bench.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
     bench.add_argument("--results", help="results root (default: results/)")
     bench.add_argument(
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         repeats=_positive(args.repeats, "--repeats"),
         load_tool=args.load_tool,
         quick=args.quick,
+        calibrate=args.calibrate,
     )
     run_suite = effective_suite(suite, opts)
     cases = plan(run_suite)
@@ -105,7 +113,7 @@ def _resume(args: argparse.Namespace) -> int:
     resume.refuse_other_options(
         run_, suite=args.suite, only=_only(args), levels=parse_levels(args.levels),
         duration=_positive(args.duration, "--duration"), repeats=_positive(args.repeats, "--repeats"),
-        load_tool=args.load_tool, quick=args.quick, results_root=args.results,
+        load_tool=args.load_tool, quick=args.quick, results_root=args.results, calibrate=args.calibrate,
     )  # fmt: skip
     remaining = run_.remaining
     if args.dry_run:

@@ -15,6 +15,7 @@ from fabric import Connection
 from invoke.exceptions import CommandTimedOut
 
 from webbench_lab.agent.appctl import (
+    CalibrationAnswer,
     LaunchSpec,
     ProbeAnswer,
     ProbeSpec,
@@ -28,6 +29,9 @@ from webbench_lab.defaults import host_vars
 from webbench_lab.errors import LabFailure
 from webbench_lab.hosts.inventory import LabHost
 from webbench_lab.hosts.ssh import connect
+
+# About 0.15 s of CPU: under the local server's quota of a quarter core, about a second.
+CALIBRATE_TIMEOUT_S = 120
 
 
 class HostControl:
@@ -128,6 +132,9 @@ class HostControl:
 
     def processes(self) -> ProcessesAnswer:
         return cast(ProcessesAnswer, self.agent("processes"))
+
+    def calibrate(self) -> CalibrationAnswer:
+        return cast(CalibrationAnswer, self.agent("calibrate", timeout=CALIBRATE_TIMEOUT_S))
 
     def quiet(self, threshold: float, window: float, timeout: float) -> QuietAnswer:
         answer = self.agent("quiet", str(threshold), str(window), str(timeout), timeout=timeout + 30)
