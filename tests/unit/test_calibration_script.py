@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 
 from benchmarks import calibration as cal
 from webbench_lab.bench import drift
-from webbench_lab.bench.record import STAMP, CaseRecord, Figures
+from webbench_lab.bench.record import STAMP, CaseRecord, Figures, stamp_seconds
 
 
 def _record(system: str, repeat: int, epoch: float, rate: float, costs: dict[str, float]) -> CaseRecord:
@@ -65,3 +66,42 @@ def test_the_report_names_each_cost_and_bad_input_is_one_line_exit_2(tmp_path, c
     assert cal.main([str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"calibration: {path}: not a results directory" in err[0]
+
+
+def test_a_smoothed_cost_passes_on_less_of_its_own_noise():
+    """The machine slows 40% per hour and every rate follows it exactly, while each calibration
+    has noise of its own (±6%): scaled per sample, that noise goes into the rates; the running
+    median keeps the drift and leaves most of the noise out."""
+    records = []
+    for i in range(18):
+        system, level = (("go-http", 3000.0), ("tornado", 800.0), ("webpy", 300.0))[i % 3]
+        epoch = 1_800_000_000 + i * 200
+        true_cost = 14.0 * 1.4 ** (i * 200 / 3600)
+        measured = true_cost * math.exp(0.06 if i % 2 else -0.06)
+        records.append(
+            _record(system, i // 3 + 1, epoch, level * 14.0 / true_cost, {"loopback_rtt_us": measured})
+        )
+    raw = drift.estimate(records)
+    per_sample = drift.estimate(cal.normalized(records, "loopback_rtt_us"))
+    smooth = drift.estimate(cal.normalized(cal.smoothed(records, "loopback_rtt_us"), "loopback_rtt_us"))
+    assert raw.pct_per_hour is not None and raw.pct_per_hour < -25
+    assert smooth.pct_per_hour is not None and abs(smooth.pct_per_hour) < 5
+    assert smooth.spread_pct is not None and per_sample.spread_pct is not None
+    assert smooth.spread_pct < per_sample.spread_pct / 2
+
+
+def test_calibrations_taken_beside_a_run_pair_with_the_repeats_after_them(tmp_path):
+    path, records = _run(tmp_path)
+    bare = [dataclasses.replace(r, calibration=None) for r in records]
+    first = stamp_seconds(records[0].started)  # type: ignore[arg-type]
+    samples = [
+        {"epoch": first - 1, "ok": True, "cpu_loop_ns": 40.0},
+        {"epoch": first + 150, "cpu_loop_ns": 50.0},
+    ]
+    got = cal.paired(bare, samples)
+    assert got[0].calibration == {"ok": True, "cpu_loop_ns": 40.0}  # the one before its start
+    assert got[-1].calibration == {"cpu_loop_ns": 50.0}
+    assert cal.paired(bare, [{"epoch": first + 10**6, "cpu_loop_ns": 1.0}])[0].calibration is None
+    bad = tmp_path / "cal.jsonl"
+    bad.write_text('{"cpu_loop_ns": 1}\n')
+    assert cal.main([str(path), "--samples", str(bad)]) == 2
