@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.kernel_state import residuals
 from webbench_lab.bench import drift
 from webbench_lab.bench.record import CaseRecord, stamp_seconds
 from webbench_lab.bench.results import read_summary
@@ -112,13 +113,10 @@ def residual_rho(records: list[CaseRecord], cost: str) -> tuple[float, float]:
     """Spearman's rho (and p) of each repeat's log rate minus its case's mean with its log cost."""
     from scipy import stats as sps
 
-    by_case: dict[tuple[str, int, str], list[float]] = {}
-    for r in records:
-        by_case.setdefault(_case(r), []).append(math.log(r.rate))  # type: ignore[arg-type]
-    means = {k: sum(v) / len(v) for k, v in by_case.items()}
-    kept = [r for r in records if len(by_case[_case(r)]) > 1]
-    xs = [math.log(float(r.calibration[cost])) for r in kept]  # type: ignore[index]
-    ys = [math.log(r.rate) - means[_case(r)] for r in kept]  # type: ignore[arg-type]
+    ys_all = residuals([(_case(r), float(r.rate)) for r in records])  # type: ignore[arg-type]
+    pairs = [(r, y) for r, y in zip(records, ys_all, strict=True) if y is not None]
+    xs = [math.log(float(r.calibration[cost])) for r, _ in pairs]  # type: ignore[index]
+    ys = [y for _, y in pairs]
     rho, p = sps.spearmanr(xs, ys)
     return float(rho), float(p)
 

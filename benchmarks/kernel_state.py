@@ -22,6 +22,7 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -143,24 +144,31 @@ def _at(samples: list[dict[str, Any]], epoch: float) -> dict[str, Any] | None:
     return before[-1] if before else None
 
 
+def residuals(rates: list[tuple[Hashable, float]]) -> list[float | None]:
+    """(case, rate) each: its log rate minus its case's mean log rate, in the same order (None where
+    its case has a single repeat, which has no residual to tell)."""
+    by_case: dict[Hashable, list[float]] = {}
+    for case, rate in rates:
+        by_case.setdefault(case, []).append(math.log(rate))
+    means = {case: sum(v) / len(v) for case, v in by_case.items()}
+    return [math.log(rate) - means[case] if len(by_case[case]) > 1 else None for case, rate in rates]
+
+
 def relate(samples: list[dict[str, Any]], repeats: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
     """`repeats`: (case, start epoch, rate). For each quantity: Spearman's rho (and p) of its value
     at each repeat's start with the repeat's log rate minus its case's mean, and with the time."""
     from scipy import stats as sps
 
-    by_case: dict[str, list[float]] = {}
-    for case, _, rate in repeats:
-        by_case.setdefault(case, []).append(math.log(rate))
-    means = {case: sum(v) / len(v) for case, v in by_case.items()}
+    ys_all = residuals([(case, rate) for case, _, rate in repeats])
     rows = []
     names = sorted({k for s in samples for k in s if k != "epoch"})
     for name in names:
         xs, ys, ts = [], [], []
-        for case, epoch, rate in repeats:
+        for (_, epoch, _), y in zip(repeats, ys_all, strict=True):
             s = _at(samples, epoch)
-            if s is not None and name in s and len(by_case[case]) > 1:
+            if s is not None and name in s and y is not None:
                 xs.append(float(s[name]))
-                ys.append(math.log(rate) - means[case])
+                ys.append(y)
                 ts.append(epoch)
         if len(xs) < 5 or len(set(xs)) < 3:
             continue  # too few points, or a constant: nothing to say
